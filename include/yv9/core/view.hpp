@@ -1,0 +1,47 @@
+// Non-owning NCHW views. Kernels read and write through views so that modules can place results
+// straight into a channel slice of a larger buffer (zero-copy torch.cat / chunk):
+//
+//   batch item i, channel ch, row y, column x  ->  p[i*ns + (ch*h + y)*w + x]
+//
+// ns (the batch stride) is >= c*h*w; it is larger when the view is a channel slice of a wider tensor.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#include "tensor.hpp"
+
+namespace yv9 {
+
+template <class T>
+struct View {
+  T* p = nullptr;
+  std::int64_t n = 0, c = 0, h = 0, w = 0;
+  std::int64_t ns = 0;  // elements between consecutive batch items
+
+  std::int64_t hw() const { return h * w; }
+  T* item(std::int64_t i) const { return p + i * ns; }
+  T* plane(std::int64_t i, std::int64_t ch) const { return p + i * ns + ch * h * w; }
+  View channels(std::int64_t c0, std::int64_t cn) const { return View{p + c0 * h * w, n, cn, h, w, ns}; }
+  operator View<const T>() const { return View<const T>{p, n, c, h, w, ns}; }
+};
+
+template <class T>
+View<T> view(Tensor<T>& t) {
+  return View<T>{t.data(), t.dim(0), t.dim(1), t.dim(2), t.dim(3), t.dim(1) * t.dim(2) * t.dim(3)};
+}
+template <class T>
+View<const T> view(const Tensor<T>& t) {
+  return View<const T>{t.data(), t.dim(0), t.dim(1), t.dim(2), t.dim(3), t.dim(1) * t.dim(2) * t.dim(3)};
+}
+template <class T>
+View<const T> cview(const Tensor<T>& t) {
+  return view(t);
+}
+
+// Run-time knobs passed down every forward call. The network is the one owner of threads:
+// kernels parallelise with `#pragma omp ... num_threads(ctx.threads)` and never nest.
+struct Context {
+  int threads = 1;
+};
+
+}  // namespace yv9

@@ -1,0 +1,288 @@
+// The GELAN building blocks (SPEC §1.1), named and laid out as upstream's modules so that one grep
+// reaches the yaml, the state dict and this file. Concatenations are zero-copy: each block
+// allocates its torch.cat buffer once and lets every branch write into its channel slice.
+//
+//   RepNCSPELAN4 / ELAN1 / MMQARepNCSPELAN4:
+//     cat = [ cv1(x) (c3 channels: chunk a | chunk b) | cv2(chunk b) (c4) | cv3(cv2 out) (c4) ]
+//     out = cv4(cat)
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../ops/pool.hpp"
+#include "conv.hpp"
+#include "mqa.hpp"
+
+namespace yv9::nn {
+
+template <class T>
+std::int64_t conv_macs(const ops::Conv2d<T>& c, std::int64_t n, std::int64_t h, std::int64_t w) {
+  return n * c.g.macs(h, w);
+}
+
+// RepNBottleneck(c1, c2, shortcut, g, e=1.0): cv1 = RepConvN(c1, c_, 3), cv2 = Conv(c_, c2, 3, g)
+template <class T>
+class RepNBottleneck {
+ public:
+  RepNBottleneck(Binder& b, const std::string& p, std::int64_t c1, std::int64_t c2, bool shortcut, Activation act)
+      : add_(shortcut && c1 == c2) {
+    cv1_ = load_repconvn<T>(b, p + "cv1.", c1, c2, act);
+    cv2_ = load_conv_bn<T>(b, p + "cv2.", conv_geom(c2, c2, 3), act);
+  }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+    Tensor<T> t = run_conv(cv1_, in, ctx);
+    cv2_.forward(cview(t), out, ctx);
+    if (add_)
+      for (std::int64_t i = 0; i < in.n; ++i) {
+        const T* x = in.item(i);
+        T* y = out.item(i);
+        for (std::int64_t k = 0; k < in.c * in.hw(); ++k) y[k] = x[k] + y[k];
+      }
+  }
+  std::int64_t macs(std::int64_t n, std::int64_t h, std::int64_t w) const {
+    return conv_macs(cv1_, n, h, w) + conv_macs(cv2_, n, h, w);
+  }
+
+ private:
+  ops::Conv2d<T> cv1_, cv2_;
+  bool add_;
+};
+
+// RepNCSP(c1, c2, n): c_ = int(c2*0.5); cv3(cat(m(cv1(x)), cv2(x)))
+template <class T>
+class RepNCSP {
+ public:
+  RepNCSP(Binder& b, const std::string& p, std::int64_t c1, std::int64_t c2, std::int64_t n, Activation act)
+      : c_(c2 / 2) {
+    cv1_ = load_conv_bn<T>(b, p + "cv1.", conv_geom(c1, c_, 1), act);
+    cv2_ = load_conv_bn<T>(b, p + "cv2.", conv_geom(c1, c_, 1), act);
+    cv3_ = load_conv_bn<T>(b, p + "cv3.", conv_geom(2 * c_, c2, 1), act);
+    for (std::int64_t i = 0; i < n; ++i) m_.emplace_back(b, p + "m." + std::to_string(i) + ".", c_, c_, true, act);
+  }
+  std::int64_t c2() const { return cv3_.g.c2; }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+    Tensor<T> cat(Shape{in.n, 2 * c_, in.h, in.w});
+    View<T> vcat = view(cat);
+    Tensor<T> t = run_conv(cv1_, in, ctx);
+    for (std::size_t i = 0; i < m_.size(); ++i) {
+      if (i + 1 == m_.size()) {
+        m_[i].forward(cview(t), vcat.channels(0, c_), ctx);
+      } else {
+        Tensor<T> u(t.shape());
+        m_[i].forward(cview(t), view(u), ctx);
+        t = std::move(u);
+      }
+    }
+    if (m_.empty()) ops::copy_planes<T>(cview(t), vcat.channels(0, c_));
+    cv2_.forward(in, vcat.channels(c_, c_), ctx);
+    cv3_.forward(cview(cat), out, ctx);
+  }
+  std::int64_t macs(std::int64_t n, std::int64_t h, std::int64_t w) const {
+    std::int64_t s = conv_macs(cv1_, n, h, w) + conv_macs(cv2_, n, h, w) + conv_macs(cv3_, n, h, w);
+    for (const auto& m : m_) s += m.macs(n, h, w);
+    return s;
+  }
+
+ private:
+  std::int64_t c_;
+  ops::Conv2d<T> cv1_, cv2_, cv3_;
+  std::vector<RepNBottleneck<T>> m_;
+};
+
+// One ELAN branch: a Conv (ELAN1), [RepNCSP, Conv] (RepNCSPELAN4) or [RepNCSP, MQA] (MMQA).
+template <class T>
+class ElanBranch {
+ public:
+  enum class Kind { Conv, CspConv, CspMqa };
+  ElanBranch(Binder& b, const std::string& p, Kind kind, std::int64_t cin, std::int64_t c4, std::int64_t c5,
+             Activation act)
+      : kind_(kind) {
+    if (kind == Kind::Conv) {
+      conv_ = load_conv_bn<T>(b, p, conv_geom(cin, c4, 3), act);
+      return;
+    }
+    csp_.emplace(b, p + "0.", cin, c4, c5, act);
+    if (kind == Kind::CspConv) {
+      conv_ = load_conv_bn<T>(b, p + "1.", conv_geom(c4, c4, 3), act);
+    } else {
+      MqaArgs a;
+      a.in = c4;  // MQA(c4, 8, 48, 48, 1, 1, 1)
+      mqa_.emplace(b, p + "1.", a);
+    }
+  }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+    if (kind_ == Kind::Conv) return conv_.forward(in, out, ctx);
+    Tensor<T> t(Shape{in.n, csp_->c2(), in.h, in.w});
+    csp_->forward(in, view(t), ctx);
+    if (kind_ == Kind::CspConv)
+      conv_.forward(cview(t), out, ctx);
+    else
+      mqa_->forward(cview(t), out, ctx);
+  }
+  std::int64_t macs(std::int64_t n, std::int64_t h, std::int64_t w) const {
+    if (kind_ == Kind::Conv) return conv_macs(conv_, n, h, w);
+    std::int64_t s = csp_->macs(n, h, w);
+    return s + (kind_ == Kind::CspConv ? conv_macs(conv_, n, h, w) : mqa_->macs(Shape{n, csp_->c2(), h, w}));
+  }
+  std::int64_t attention_macs(std::int64_t n, std::int64_t h, std::int64_t w) const {
+    return kind_ == Kind::CspMqa ? mqa_->attention_macs(Shape{n, csp_->c2(), h, w}) : 0;
+  }
+  const MQA<T>* mqa() const { return mqa_ ? &*mqa_ : nullptr; }
+
+ private:
+  Kind kind_;
+  ops::Conv2d<T> conv_;
+  std::optional<RepNCSP<T>> csp_;
+  std::optional<MQA<T>> mqa_;
+};
+
+// RepNCSPELAN4(c1,c2,c3,c4,c5), ELAN1(c1,c2,c3,c4), MMQARepNCSPELAN4(c1,c2,c3,c4,c5)
+template <class T>
+class Elan {
+ public:
+  using Kind = typename ElanBranch<T>::Kind;
+  Elan(Binder& b, const std::string& p, Kind kind, std::int64_t c1, std::int64_t c2, std::int64_t c3, std::int64_t c4,
+       std::int64_t c5, Activation act)
+      : c3_(c3),
+        c4_(c4),
+        cv1_(load_conv_bn<T>(b, p + "cv1.", conv_geom(c1, c3, 1), act)),
+        cv2_(b, p + "cv2.", kind, c3 / 2, c4, c5, act),
+        cv3_(b, p + "cv3.", kind, c4, c4, c5, act),
+        cv4_(load_conv_bn<T>(b, p + "cv4.", conv_geom(c3 + 2 * c4, c2, 1), act)) {
+    if (c3 < 2) throw ConfigError(p + ": c3 must be at least 2");
+  }
+  Shape out_shape(const Shape& in) const { return Shape{in[0], cv4_.g.c2, in[2], in[3]}; }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+    Tensor<T> cat(Shape{in.n, c3_ + 2 * c4_, in.h, in.w});
+    View<T> v = view(cat);
+    cv1_.forward(in, v.channels(0, c3_), ctx);
+    // chunk(2, 1): the second chunk is channels [ceil(c3/2), c3)
+    const std::int64_t half = (c3_ + 1) / 2;
+    cv2_.forward(v.channels(half, c3_ - half), v.channels(c3_, c4_), ctx);
+    cv3_.forward(v.channels(c3_, c4_), v.channels(c3_ + c4_, c4_), ctx);
+    cv4_.forward(cview(cat), out, ctx);
+  }
+  std::int64_t macs(const Shape& in) const {
+    const std::int64_t n = in[0], h = in[2], w = in[3];
+    return conv_macs(cv1_, n, h, w) + cv2_.macs(n, h, w) + cv3_.macs(n, h, w) + conv_macs(cv4_, n, h, w);
+  }
+  std::int64_t attention_macs(const Shape& in) const {
+    return cv2_.attention_macs(in[0], in[2], in[3]) + cv3_.attention_macs(in[0], in[2], in[3]);
+  }
+  const ElanBranch<T>& cv2() const { return cv2_; }
+  const ElanBranch<T>& cv3() const { return cv3_; }
+
+ private:
+  std::int64_t c3_, c4_;
+  ops::Conv2d<T> cv1_;
+  ElanBranch<T> cv2_, cv3_;
+  ops::Conv2d<T> cv4_;
+};
+
+inline ops::PoolGeom avg2x2_s1() {
+  ops::PoolGeom g;
+  g.kh = g.kw = 2;
+  return g;
+}
+
+// AConv(c1, c2): avg_pool2d(2, 1, 0) -> Conv(c1, c2, 3, 2, 1)
+template <class T>
+class AConv {
+ public:
+  AConv(Binder& b, const std::string& p, std::int64_t c1, std::int64_t c2, Activation act)
+      : cv1_(load_conv_bn<T>(b, p + "cv1.", conv_geom(c1, c2, 3, 2, 1), act)) {}
+  Shape out_shape(const Shape& in) const {
+    const auto g = avg2x2_s1();
+    return Shape{in[0], cv1_.g.c2, cv1_.g.out_h(g.out_h(in[2])), cv1_.g.out_w(g.out_w(in[3]))};
+  }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+    const auto g = avg2x2_s1();
+    Tensor<T> t(Shape{in.n, in.c, g.out_h(in.h), g.out_w(in.w)});
+    ops::avg_pool2d(in, view(t), g, ctx);
+    cv1_.forward(cview(t), out, ctx);
+  }
+  std::int64_t macs(const Shape& in) const { return conv_macs(cv1_, in[0], in[2] - 1, in[3] - 1); }
+
+ private:
+  ops::Conv2d<T> cv1_;
+};
+
+// ADown(c1, c2): avg_pool2d(2,1,0) -> chunk 2 -> [Conv(c1/2, c2/2, 3, 2, 1) | max_pool(3,2,1) -> Conv(c1/2, c2/2, 1)]
+template <class T>
+class ADown {
+ public:
+  ADown(Binder& b, const std::string& p, std::int64_t c1, std::int64_t c2, Activation act) : c_(c2 / 2) {
+    if (c1 % 2) throw ConfigError(p + ": ADown needs an even number of input channels, got " + std::to_string(c1));
+    cv1_ = load_conv_bn<T>(b, p + "cv1.", conv_geom(c1 / 2, c_, 3, 2, 1), act);
+    cv2_ = load_conv_bn<T>(b, p + "cv2.", conv_geom(c1 / 2, c_, 1, 1, 0), act);
+  }
+  Shape out_shape(const Shape& in) const {
+    const auto g = avg2x2_s1();
+    return Shape{in[0], 2 * c_, cv1_.g.out_h(g.out_h(in[2])), cv1_.g.out_w(g.out_w(in[3]))};
+  }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+    const auto g = avg2x2_s1();
+    Tensor<T> t(Shape{in.n, in.c, g.out_h(in.h), g.out_w(in.w)});
+    ops::avg_pool2d(in, view(t), g, ctx);
+    const std::int64_t half = in.c / 2;
+    View<const T> vt = cview(t);
+    cv1_.forward(vt.channels(0, half), out.channels(0, c_), ctx);
+    ops::PoolGeom mp;
+    mp.kh = mp.kw = 3;
+    mp.sh = mp.sw = 2;
+    mp.ph = mp.pw = 1;
+    Tensor<T> m(Shape{in.n, half, mp.out_h(t.dim(2)), mp.out_w(t.dim(3))});
+    ops::max_pool2d(vt.channels(half, half), view(m), mp, ctx);
+    cv2_.forward(cview(m), out.channels(c_, c_), ctx);
+  }
+  std::int64_t macs(const Shape& in) const {
+    return conv_macs(cv1_, in[0], in[2] - 1, in[3] - 1) + in[0] * cv2_.g.macs(out_shape(in)[2], out_shape(in)[3]);
+  }
+
+ private:
+  std::int64_t c_;
+  ops::Conv2d<T> cv1_, cv2_;
+};
+
+// SPPELAN(c1, c2, c3): cv5(cat(y0 = cv1(x), y1 = mp5(y0), y2 = mp5(y1), y3 = mp5(y2)))
+template <class T>
+class SPPELAN {
+ public:
+  SPPELAN(Binder& b, const std::string& p, std::int64_t c1, std::int64_t c2, std::int64_t c3, Activation act)
+      : c3_(c3),
+        cv1_(load_conv_bn<T>(b, p + "cv1.", conv_geom(c1, c3, 1), act)),
+        cv5_(load_conv_bn<T>(b, p + "cv5.", conv_geom(4 * c3, c2, 1), act)) {}
+  Shape out_shape(const Shape& in) const { return Shape{in[0], cv5_.g.c2, in[2], in[3]}; }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+    Tensor<T> cat(Shape{in.n, 4 * c3_, in.h, in.w});
+    View<T> v = view(cat);
+    cv1_.forward(in, v.channels(0, c3_), ctx);
+    ops::PoolGeom mp;
+    mp.kh = mp.kw = 5;
+    mp.ph = mp.pw = 2;
+    for (int i = 0; i < 3; ++i) ops::max_pool2d<T>(v.channels(i * c3_, c3_), v.channels((i + 1) * c3_, c3_), mp, ctx);
+    cv5_.forward(cview(cat), out, ctx);
+  }
+  std::int64_t macs(const Shape& in) const { return conv_macs(cv1_, in[0], in[2], in[3]) + conv_macs(cv5_, in[0], in[2], in[3]); }
+
+ private:
+  std::int64_t c3_;
+  ops::Conv2d<T> cv1_, cv5_;
+};
+
+// Conv(c1, c2, k, s, p, g, d): a single convolution layer in the yaml.
+template <class T>
+class ConvLayer {
+ public:
+  ConvLayer(Binder& b, const std::string& p, const ConvGeom& g, Activation act) : c_(load_conv_bn<T>(b, p, g, act)) {}
+  Shape out_shape(const Shape& in) const { return Shape{in[0], c_.g.c2, c_.g.out_h(in[2]), c_.g.out_w(in[3])}; }
+  void forward(View<const T> in, View<T> out, const Context& ctx) const { c_.forward(in, out, ctx); }
+  std::int64_t macs(const Shape& in) const { return conv_macs(c_, in[0], in[2], in[3]); }
+
+ private:
+  ops::Conv2d<T> c_;
+};
+
+}  // namespace yv9::nn

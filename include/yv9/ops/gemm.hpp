@@ -1,0 +1,28 @@
+// The one matrix product every heavy kernel funnels into (conv as GEMM, attention tiles):
+//
+//   C[M x N] (+)= A[M x K] * B[K x N]      all row-major, leading dimensions lda/ldb/ldc
+//
+// Single-threaded by contract: callers parallelise over independent tiles, so results never
+// depend on the thread count.
+#pragma once
+#include <cstdint>
+
+#include <Eigen/Core>
+
+namespace yv9::ops {
+
+template <class T>
+void gemm(std::int64_t M, std::int64_t N, std::int64_t K, const T* A, std::int64_t lda, const T* B,
+          std::int64_t ldb, T* C, std::int64_t ldc, bool accumulate = false) {
+  using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Stride = Eigen::OuterStride<>;
+  Eigen::Map<const RowMat, Eigen::Unaligned, Stride> a(A, M, K, Stride(lda));
+  Eigen::Map<const RowMat, Eigen::Unaligned, Stride> b(B, K, N, Stride(ldb));
+  Eigen::Map<RowMat, Eigen::Unaligned, Stride> c(C, M, N, Stride(ldc));
+  if (accumulate)
+    c.noalias() += a * b;
+  else
+    c.noalias() = a * b;
+}
+
+}  // namespace yv9::ops

@@ -1,0 +1,120 @@
+// Pooling with PyTorch's exact flags (F.max_pool2d / F.avg_pool2d), nearest resizing
+// (F.interpolate mode='nearest', the legacy floor rule) and channel copies for torch.cat.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../core/view.hpp"
+
+namespace yv9::ops {
+
+struct PoolGeom {
+  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // avg only
+
+  static std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t p, bool ceil_mode) {
+    std::int64_t num = in + 2 * p - k;
+    if (num < 0) return 0;
+    std::int64_t out = (ceil_mode ? (num + s - 1) / s : num / s) + 1;
+    // PyTorch: with ceil_mode the last window must start inside the input or the left padding.
+    if (ceil_mode && (out - 1) * s >= in + p) --out;
+    return out;
+  }
+  std::int64_t out_h(std::int64_t h) const { return out_size(h, kh, sh, ph, ceil_mode); }
+  std::int64_t out_w(std::int64_t w) const { return out_size(w, kw, sw, pw, ceil_mode); }
+};
+
+template <class T>
+void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
+  const std::int64_t planes = in.n * in.c;
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const T* src = in.plane(pl / in.c, pl % in.c);
+    T* dst = out.plane(pl / in.c, pl % in.c);
+    for (std::int64_t oy = 0; oy < out.h; ++oy) {
+      const std::int64_t y0 = std::max<std::int64_t>(oy * g.sh - g.ph, 0);
+      const std::int64_t y1 = std::min<std::int64_t>(oy * g.sh - g.ph + g.kh, in.h);
+      for (std::int64_t ox = 0; ox < out.w; ++ox) {
+        const std::int64_t x0 = std::max<std::int64_t>(ox * g.sw - g.pw, 0);
+        const std::int64_t x1 = std::min<std::int64_t>(ox * g.sw - g.pw + g.kw, in.w);
+        T m = -std::numeric_limits<T>::infinity();
+        for (std::int64_t y = y0; y < y1; ++y)
+          for (std::int64_t x = x0; x < x1; ++x) {
+            const T v = src[y * in.w + x];
+            if (v > m || std::isnan(v)) m = v;
+          }
+        dst[oy * out.w + ox] = m;
+      }
+    }
+  }
+}
+
+template <class T>
+void avg_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
+  const std::int64_t planes = in.n * in.c;
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const T* src = in.plane(pl / in.c, pl % in.c);
+    T* dst = out.plane(pl / in.c, pl % in.c);
+    for (std::int64_t oy = 0; oy < out.h; ++oy) {
+      std::int64_t y0 = oy * g.sh - g.ph, y1 = std::min(y0 + g.kh, in.h + g.ph);
+      const std::int64_t span_y = y1 - y0;
+      y0 = std::max<std::int64_t>(y0, 0);
+      y1 = std::min(y1, in.h);
+      for (std::int64_t ox = 0; ox < out.w; ++ox) {
+        std::int64_t x0 = ox * g.sw - g.pw, x1 = std::min(x0 + g.kw, in.w + g.pw);
+        const std::int64_t span_x = x1 - x0;
+        x0 = std::max<std::int64_t>(x0, 0);
+        x1 = std::min(x1, in.w);
+        T sum = 0;
+        for (std::int64_t y = y0; y < y1; ++y)
+          for (std::int64_t x = x0; x < x1; ++x) sum += src[y * in.w + x];
+        const std::int64_t div = g.count_include_pad ? span_y * span_x : (y1 - y0) * (x1 - x0);
+        dst[oy * out.w + ox] = sum / T(div);
+      }
+    }
+  }
+}
+
+// PyTorch's legacy 'nearest' source index: floor(dst * (float)in/out), clamped.
+inline std::int64_t nearest_src(std::int64_t dst, std::int64_t in, std::int64_t out) {
+  if (in == out) return dst;
+  if (out == 2 * in) return dst >> 1;
+  const float scale = static_cast<float>(in) / static_cast<float>(out);
+  const auto s = static_cast<std::int64_t>(std::floor(static_cast<float>(dst) * scale));
+  return std::min(s, in - 1);
+}
+
+// F.interpolate(x, size=(out.h, out.w), mode='nearest'); also nn.Upsample(scale_factor=2).
+template <class T>
+void resize_nearest(View<const T> in, View<T> out, const Context& ctx) {
+  const std::int64_t planes = in.n * in.c;
+  std::vector<std::int64_t> xs(out.w);
+  for (std::int64_t x = 0; x < out.w; ++x) xs[x] = nearest_src(x, in.w, out.w);
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t pl = 0; pl < planes; ++pl) {
+    const T* src = in.plane(pl / in.c, pl % in.c);
+    T* dst = out.plane(pl / in.c, pl % in.c);
+    for (std::int64_t y = 0; y < out.h; ++y) {
+      const T* srow = src + nearest_src(y, in.h, out.h) * in.w;
+      T* drow = dst + y * out.w;
+      for (std::int64_t x = 0; x < out.w; ++x) drow[x] = srow[xs[x]];
+    }
+  }
+}
+
+// dst (+)= src, same shape, plane by plane (views may be channel slices).
+template <class T>
+void copy_planes(View<const T> src, View<T> dst) {
+  if (src.c != dst.c || src.h != dst.h || src.w != dst.w || src.n != dst.n) throw Error("copy_planes: shape mismatch");
+  for (std::int64_t i = 0; i < src.n; ++i)
+    std::memcpy(dst.item(i), src.item(i), static_cast<std::size_t>(src.c * src.hw()) * sizeof(T));
+}
+
+}  // namespace yv9::ops
