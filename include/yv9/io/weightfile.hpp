@@ -1,0 +1,486 @@
+// The yv9 weight file (`.bin`), format version 1 — reader and writer.
+// (Authoritative copy of this spec: docs/weight-format.md. Keep the two in sync.)
+//
+// A yv9 weight file IS a safetensors file (any safetensors reader opens it), with our metadata.
+//
+//   offset 0      u64 little-endian N          length of the JSON header in bytes
+//   offset 8      N bytes of UTF-8 JSON         right-padded with spaces (0x20) so that 8+N % 8 == 0
+//   offset 8+N    data buffer                   tensors' raw little-endian bytes, C order
+//
+// JSON header = one object:
+// - "__metadata__": object, string -> string (safetensors requires string values). Our keys:
+//   - "format": "yv9"; "format_version": "1"
+//   - "config": the model yaml text (the file given to `pt2bin --config`, or the yaml synthesised
+//     from a pickled model's `yaml` dict). Required by `detect`.
+//   - "names": JSON array of class names, serialised as a string, e.g. "[\"person\",\"bicycle\"]".
+//     Optional (absent -> class ids are printed).
+//   - "bn_eps": decimal string, the eps of every BatchNorm2d ("0.001" when unknown, upstream's value).
+//   - "bn_eps_by_module": optional JSON object serialised as a string, {"model.3.cv1.bn": 1e-05}, for
+//     BatchNorms whose eps differs from bn_eps (keys = state-dict prefix of the BatchNorm, no dot).
+//   - "source", "producer": informational (input file name, tool and version).
+// - every other key is a tensor, by its PyTorch state-dict name (model.3.cv2.1._query_proj.0.weight):
+//   {"dtype": D, "shape": [d0, d1, ...], "data_offsets": [begin, end]} with offsets relative to the
+//   data buffer. D in F16 BF16 F32 F64 I8 U8 I16 I32 I64 BOOL.
+//
+// Validated on load (each failure is one message naming the file and the item): N >= 2 and N <= the
+// header limit (100 MB by default) and N <= file size - 8; the JSON parses (depth/size limited) to an
+// object; metadata values are strings; every tensor has a known dtype, a shape of non-negative
+// integers (rank <= 8) whose byte size equals end - begin without overflow; begin <= end <= data
+// size; no duplicate names; sorted by begin, the entries tile the data buffer exactly (no overlap,
+// no hole, nothing after).
+//
+// The converter preserves (tensors as stored in the checkpoint, fp16 stays F16); the engine
+// transforms (upcast, BatchNorm folding, RepConvN fusion) at load time.
+//
+// Reader notes: the whole file is read into memory (weights are copied/upcast at load anyway).
+// Beyond the list above the reader also refuses unknown fields in a tensor entry and, for files
+// whose "format" is "yv9", a "format_version" other than "1". It does not require the 8-byte
+// header padding, so files from other safetensors writers open too.
+#pragma once
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "atomic_file.hpp"
+#include "json.hpp"
+
+namespace yv9::io {
+
+inline constexpr const char* kWeightFormat = "yv9";
+inline constexpr const char* kWeightFormatVersion = "1";
+inline constexpr int kWeightMaxRank = 8;
+
+enum class DType { F16, BF16, F32, F64, I8, U8, I16, I32, I64, BOOL };
+
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::F32: return "F32";
+    case DType::F64: return "F64";
+    case DType::I8: return "I8";
+    case DType::U8: return "U8";
+    case DType::I16: return "I16";
+    case DType::I32: return "I32";
+    case DType::I64: return "I64";
+    case DType::BOOL: return "BOOL";
+  }
+  return "?";
+}
+
+inline std::size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::I8: case DType::U8: case DType::BOOL: return 1;
+    case DType::F16: case DType::BF16: case DType::I16: return 2;
+    case DType::F32: case DType::I32: return 4;
+    case DType::F64: case DType::I64: return 8;
+  }
+  return 0;
+}
+
+// Inverse of dtype_name; false if the name is not one of ours.
+inline bool dtype_from_name(const std::string& name, DType& out) {
+  static constexpr DType all[] = {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I8,
+                                  DType::U8,  DType::I16,  DType::I32, DType::I64, DType::BOOL};
+  for (DType t : all)
+    if (name == dtype_name(t)) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
+inline std::string shape_str(const std::vector<std::int64_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Byte size of a tensor, or false on a negative dimension or overflow past 2^63.
+inline bool tensor_byte_size(const std::vector<std::int64_t>& shape, DType t, std::uint64_t& out) {
+  std::uint64_t n = dtype_size(t);
+  const std::uint64_t cap = static_cast<std::uint64_t>(INT64_MAX);
+  for (std::int64_t d : shape) {
+    if (d < 0) return false;
+    const auto u = static_cast<std::uint64_t>(d);
+    if (u != 0 && n > cap / u) return false;
+    n *= u;
+  }
+  out = n;
+  return true;
+}
+
+// IEEE half -> float, exact for every input (subnormals, infinities, NaN payloads).
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1Fu;
+  std::uint32_t mant = h & 0x3FFu;
+  std::uint32_t bits;
+  if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (mant << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal half: normalise into a float
+    std::uint32_t e = 113;
+    while ((mant & 0x400u) == 0) {
+      mant <<= 1;
+      --e;
+    }
+    bits = sign | (e << 23) | ((mant & 0x3FFu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+inline float bf16_to_float(std::uint16_t b) {
+  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+struct WeightFileLimits {
+  std::uint64_t max_header_bytes = std::uint64_t(100) << 20;
+  std::uint64_t max_file_bytes = std::uint64_t(8) << 30;
+  int max_json_depth = 64;
+};
+
+struct TensorEntry {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<std::int64_t> shape;
+  std::uint64_t begin = 0, end = 0;  // relative to the data buffer
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (std::int64_t d : shape) n *= d;  // validated on load: no overflow
+    return n;
+  }
+};
+
+class WeightFile {
+ public:
+  // Reads the whole file into memory and validates it. Errors name the path.
+  static WeightFile load(const std::string& path, const WeightFileLimits& limits = {});
+  // Validates an in-memory file; label names it in errors (tests, fuzzers).
+  static WeightFile parse(std::vector<std::uint8_t> bytes, const std::string& label,
+                          const WeightFileLimits& limits = {});
+
+  const std::map<std::string, std::string>& metadata() const { return meta_; }
+  std::string meta(const std::string& key, const std::string& fallback = "") const {
+    auto it = meta_.find(key);
+    return it == meta_.end() ? fallback : it->second;
+  }
+  const std::vector<TensorEntry>& tensors() const { return tensors_; }  // sorted by data offset
+  const TensorEntry* find(const std::string& name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &tensors_[it->second];
+  }
+  // Like find, but a missing tensor is a WeightError naming the file and the tensor.
+  const TensorEntry& at(const std::string& name) const {
+    const TensorEntry* e = find(name);
+    if (!e) throw WeightError(label_ + ": no tensor \"" + name + "\"");
+    return *e;
+  }
+  const std::uint8_t* raw(const TensorEntry& e) const { return bytes_.data() + data_start_ + e.begin; }
+  // Element values converted to T (float or double), C order. Integer and bool dtypes convert by
+  // value; F16/BF16 widen exactly.
+  template <class T>
+  std::vector<T> values(const TensorEntry& e) const;
+
+  const std::string& label() const { return label_; }
+  std::uint64_t data_size() const { return bytes_.size() - data_start_; }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const { throw FormatError(label_ + ": " + what); }
+  void parse_header(const WeightFileLimits& limits);
+  void parse_metadata(const Json& m);
+  TensorEntry parse_tensor(const std::string& name, const Json& j) const;
+  void check_tiling();
+
+  std::string label_;
+  std::vector<std::uint8_t> bytes_;
+  std::size_t data_start_ = 0;
+  std::map<std::string, std::string> meta_;
+  std::vector<TensorEntry> tensors_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+namespace detail {
+
+inline std::uint64_t read_u64_le(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
+  return v;
+}
+
+inline std::string quoted(const std::string& s) { return json_quote(s); }
+
+}  // namespace detail
+
+inline WeightFile WeightFile::load(const std::string& path, const WeightFileLimits& limits) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  const std::streamoff size = f.tellg();
+  if (size < 0) throw IoError(path + ": cannot determine the file size");
+  if (static_cast<std::uint64_t>(size) > limits.max_file_bytes)
+    throw LimitError(path + ": file is " + std::to_string(size) + " bytes, over the limit of " +
+                     std::to_string(limits.max_file_bytes));
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  f.seekg(0);
+  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size))
+    throw IoError(path + ": read failed after " + std::to_string(f.gcount()) + " of " + std::to_string(size) + " bytes");
+  return parse(std::move(bytes), path, limits);
+}
+
+inline WeightFile WeightFile::parse(std::vector<std::uint8_t> bytes, const std::string& label,
+                                    const WeightFileLimits& limits) {
+  WeightFile w;
+  w.label_ = label;
+  w.bytes_ = std::move(bytes);
+  if (w.bytes_.size() > limits.max_file_bytes)
+    throw LimitError(label + ": file is " + std::to_string(w.bytes_.size()) + " bytes, over the limit of " +
+                     std::to_string(limits.max_file_bytes));
+  w.parse_header(limits);
+  w.check_tiling();
+  return w;
+}
+
+inline void WeightFile::parse_header(const WeightFileLimits& limits) {
+  const std::uint64_t size = bytes_.size();
+  if (size < 8) fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  const std::uint64_t n = detail::read_u64_le(bytes_.data());
+  if (n < 2) fail("header length " + std::to_string(n) + " is too small (at least 2 bytes: \"{}\")");
+  if (n > limits.max_header_bytes)
+    throw LimitError(label_ + ": header length " + std::to_string(n) + " is over the limit of " +
+                     std::to_string(limits.max_header_bytes) + " bytes");
+  if (n > size - 8)
+    fail("header length " + std::to_string(n) + " exceeds the " + std::to_string(size - 8) +
+         " bytes after the length field (truncated file?)");
+  data_start_ = static_cast<std::size_t>(8 + n);
+
+  JsonLimits jl;
+  jl.max_bytes = static_cast<std::size_t>(limits.max_header_bytes);
+  jl.max_depth = limits.max_json_depth;
+  const std::string_view text(reinterpret_cast<const char*>(bytes_.data() + 8), static_cast<std::size_t>(n));
+  const Json root = parse_json(text, label_ + ": header", jl);
+  if (!root.is_object()) fail(std::string("header is ") + Json::type_name(root.type()) + ", expected a JSON object");
+
+  for (const Json::Member& m : root.items()) {
+    if (m.first == "__metadata__") parse_metadata(m.second);
+    else tensors_.push_back(parse_tensor(m.first, m.second));
+  }
+  if (meta_.count("format") && meta_["format"] == kWeightFormat && meta_.count("format_version") &&
+      meta_["format_version"] != kWeightFormatVersion)
+    fail("format_version " + detail::quoted(meta_["format_version"]) + " is not supported by this reader (version " +
+         kWeightFormatVersion + ")");
+}
+
+inline void WeightFile::parse_metadata(const Json& m) {
+  if (!m.is_object()) fail(std::string("__metadata__ is ") + Json::type_name(m.type()) + ", expected an object");
+  for (const Json::Member& kv : m.items()) {
+    if (!kv.second.is_string())
+      fail("__metadata__ " + detail::quoted(kv.first) + ": value is " + Json::type_name(kv.second.type()) +
+           ", expected a string");
+    meta_[kv.first] = kv.second.as_string();
+  }
+}
+
+inline TensorEntry WeightFile::parse_tensor(const std::string& name, const Json& j) const {
+  const std::string item = "tensor " + detail::quoted(name);
+  if (!j.is_object()) fail(item + ": entry is " + Json::type_name(j.type()) + ", expected an object");
+  for (const Json::Member& f : j.items())
+    if (f.first != "dtype" && f.first != "shape" && f.first != "data_offsets")
+      fail(item + ": unknown field " + detail::quoted(f.first));
+  const Json* dt = j.find("dtype");
+  const Json* sh = j.find("shape");
+  const Json* off = j.find("data_offsets");
+  if (!dt || !sh || !off) fail(item + ": missing \"" + (!dt ? "dtype" : !sh ? "shape" : "data_offsets") + "\"");
+
+  TensorEntry e;
+  e.name = name;
+  if (!dt->is_string() || !dtype_from_name(dt->as_string(), e.dtype))
+    fail(item + ": unknown dtype " + dt->dump() + " (expected F16 BF16 F32 F64 I8 U8 I16 I32 I64 BOOL)");
+  if (!sh->is_array()) fail(item + ": shape is " + Json::type_name(sh->type()) + ", expected an array");
+  if (sh->size() > static_cast<std::size_t>(kWeightMaxRank))
+    fail(item + ": rank " + std::to_string(sh->size()) + " is over the maximum of " + std::to_string(kWeightMaxRank));
+  for (const Json& d : sh->as_array()) {
+    if (!d.is_integer() || d.as_int() < 0) fail(item + ": shape " + sh->dump() + " is not a list of non-negative integers");
+    e.shape.push_back(d.as_int());
+  }
+  if (!off->is_array() || off->size() != 2) fail(item + ": data_offsets " + off->dump() + " is not [begin, end]");
+  const Json& jb = off->as_array()[0];
+  const Json& je = off->as_array()[1];
+  if (!jb.is_integer() || !je.is_integer() || jb.as_int() < 0 || je.as_int() < 0)
+    fail(item + ": data_offsets " + off->dump() + " are not non-negative integers");
+  e.begin = static_cast<std::uint64_t>(jb.as_int());
+  e.end = static_cast<std::uint64_t>(je.as_int());
+
+  const std::string offs = "[" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "]";
+  std::uint64_t nbytes = 0;
+  if (!tensor_byte_size(e.shape, e.dtype, nbytes))
+    fail(item + ": shape " + shape_str(e.shape) + " " + dtype_name(e.dtype) + " overflows 64-bit byte size");
+  if (e.begin > e.end) fail(item + ": data_offsets " + offs + " have begin > end");
+  if (e.end - e.begin != nbytes)
+    fail(item + ": data_offsets " + offs + " do not match shape " + shape_str(e.shape) + " " + dtype_name(e.dtype) +
+         " (" + std::to_string(nbytes) + " bytes)");
+  const std::uint64_t data_size = bytes_.size() - data_start_;
+  if (e.end > data_size)
+    fail(item + ": data_offsets " + offs + " run past the end of the " + std::to_string(data_size) +
+         "-byte data buffer (truncated file?)");
+  return e;
+}
+
+inline void WeightFile::check_tiling() {
+  // Zero-size tensors sort before others at the same offset; ties keep header order.
+  std::stable_sort(tensors_.begin(), tensors_.end(), [](const TensorEntry& a, const TensorEntry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t expect = 0;
+  const TensorEntry* prev = nullptr;
+  for (const TensorEntry& e : tensors_) {
+    const std::string item = "tensor " + detail::quoted(e.name);
+    if (e.begin < expect)
+      fail(item + ": data [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + ") overlaps tensor " +
+           detail::quoted(prev->name) + " which ends at " + std::to_string(expect));
+    if (e.begin > expect)
+      fail(item + ": data starts at " + std::to_string(e.begin) + " but the previous data ends at " +
+           std::to_string(expect) + " (a hole of " + std::to_string(e.begin - expect) + " bytes)");
+    expect = e.end;
+    prev = &e;
+  }
+  const std::uint64_t data_size = bytes_.size() - data_start_;
+  if (expect != data_size)
+    fail(std::to_string(data_size - expect) + " bytes after the last tensor's data (data buffer is " +
+         std::to_string(data_size) + " bytes, tensors cover " + std::to_string(expect) + ")");
+  index_.reserve(tensors_.size());
+  for (std::size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
+}
+
+namespace detail {
+
+template <class T, std::size_t N>
+inline auto load_le(const std::uint8_t* p) {
+  using U = std::conditional_t<N == 1, std::uint8_t,
+            std::conditional_t<N == 2, std::uint16_t, std::conditional_t<N == 4, std::uint32_t, std::uint64_t>>>;
+  U u = 0;
+  for (std::size_t k = N; k-- > 0;) u = static_cast<U>((u << 8) | p[k]);
+  T v;
+  std::memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+template <class T>
+inline T convert_element(DType t, const std::uint8_t* p) {
+  switch (t) {
+    case DType::F16: return static_cast<T>(half_to_float(load_le<std::uint16_t, 2>(p)));
+    case DType::BF16: return static_cast<T>(bf16_to_float(load_le<std::uint16_t, 2>(p)));
+    case DType::F32: return static_cast<T>(load_le<float, 4>(p));
+    case DType::F64: return static_cast<T>(load_le<double, 8>(p));
+    case DType::I8: return static_cast<T>(static_cast<std::int8_t>(p[0]));
+    case DType::U8: return static_cast<T>(p[0]);
+    case DType::I16: return static_cast<T>(load_le<std::int16_t, 2>(p));
+    case DType::I32: return static_cast<T>(load_le<std::int32_t, 4>(p));
+    case DType::I64: return static_cast<T>(load_le<std::int64_t, 8>(p));
+    case DType::BOOL: return static_cast<T>(p[0] != 0 ? 1 : 0);
+  }
+  return T(0);
+}
+
+}  // namespace detail
+
+template <class T>
+std::vector<T> WeightFile::values(const TensorEntry& e) const {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "values<T>: T must be float or double");
+  const std::size_t es = dtype_size(e.dtype);
+  const std::size_t n = static_cast<std::size_t>((e.end - e.begin) / es);
+  std::vector<T> out(n);
+  const std::uint8_t* p = raw(e);
+  for (std::size_t i = 0; i < n; ++i) out[i] = detail::convert_element<T>(e.dtype, p + i * es);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+struct WriteTensor {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<std::int64_t> shape;
+  std::vector<std::uint8_t> bytes;  // little-endian, C order
+};
+
+namespace detail {
+
+inline void check_write_tensor(const std::string& path, const WriteTensor& t) {
+  const std::string item = path + ": tensor " + quoted(t.name);
+  if (t.name.empty() || t.name == "__metadata__") throw UsageError(item + ": invalid tensor name");
+  if (t.shape.size() > static_cast<std::size_t>(kWeightMaxRank))
+    throw UsageError(item + ": rank " + std::to_string(t.shape.size()) + " is over " + std::to_string(kWeightMaxRank));
+  std::uint64_t nbytes = 0;
+  if (!tensor_byte_size(t.shape, t.dtype, nbytes) || nbytes != t.bytes.size())
+    throw UsageError(item + ": " + std::to_string(t.bytes.size()) + " bytes do not match shape " + shape_str(t.shape) +
+                     " " + dtype_name(t.dtype));
+}
+
+// The padded header (length field + JSON) for tensors laid out back to back in the given order.
+inline std::string weight_header(const std::string& path, const std::vector<WriteTensor>& tensors,
+                                 const std::map<std::string, std::string>& metadata) {
+  Json meta = Json::object();
+  std::map<std::string, std::string> m = metadata;
+  m.emplace("format", kWeightFormat);
+  m.emplace("format_version", kWeightFormatVersion);
+  for (const auto& kv : m) meta.set(kv.first, kv.second);
+  Json root = Json::object();
+  root.items().emplace_back("__metadata__", std::move(meta));
+  std::unordered_map<std::string, int> seen;
+  std::uint64_t offset = 0;
+  for (const WriteTensor& t : tensors) {
+    check_write_tensor(path, t);
+    if (!seen.emplace(t.name, 0).second) throw UsageError(path + ": duplicate tensor name " + quoted(t.name));
+    Json shape = Json::array();
+    for (std::int64_t d : t.shape) shape.push_back(d);
+    Json offs = Json::array();
+    offs.push_back(offset).push_back(offset + t.bytes.size());
+    offset += t.bytes.size();
+    Json e = Json::object();
+    e.set("dtype", dtype_name(t.dtype)).set("shape", std::move(shape)).set("data_offsets", std::move(offs));
+    root.items().emplace_back(t.name, std::move(e));
+  }
+  std::string json = root.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');  // 8 + N is a multiple of 8
+  std::string out(8, '\0');
+  std::uint64_t n = json.size();
+  for (int k = 0; k < 8; ++k) out[k] = static_cast<char>((n >> (8 * k)) & 0xFF);
+  return out + json;
+}
+
+}  // namespace detail
+
+// Writes a weight file atomically (PATH.tmp.<pid>, fsync, rename; the temp file is removed on any
+// failure). Tensors are laid out in the given order; "format"/"format_version" are added to the
+// metadata unless given.
+inline void write_weight_file(const std::string& path, const std::vector<WriteTensor>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  const std::string header = detail::weight_header(path, tensors, metadata);
+  AtomicFileWriter w(path);
+  w.write(header);
+  for (const WriteTensor& t : tensors) w.write(t.bytes.data(), t.bytes.size());
+  w.commit();
+}
+
+}  // namespace yv9::io
