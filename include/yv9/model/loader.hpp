@@ -1,0 +1,104 @@
+// From a weight file to a runnable Network: the config, class names and BatchNorm eps come from
+// the file's metadata; every tensor is bound by name (all problems reported at once).
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../io/json.hpp"
+#include "../io/weightfile.hpp"
+#include "network.hpp"
+
+namespace yv9::model {
+
+class WeightFileSource : public WeightSource {
+ public:
+  explicit WeightFileSource(const io::WeightFile& wf) : wf_(wf) {
+    for (const auto& e : wf_.tensors()) shapes_[e.name] = e.shape;
+  }
+  std::vector<std::string> names() const override {
+    std::vector<std::string> n;
+    for (const auto& e : wf_.tensors()) n.push_back(e.name);
+    return n;
+  }
+  const std::vector<std::int64_t>* shape_of(const std::string& name) const override {
+    auto it = shapes_.find(name);
+    return it == shapes_.end() ? nullptr : &it->second;
+  }
+  std::vector<double> values(const std::string& name) const override { return wf_.values<double>(*wf_.find(name)); }
+
+ private:
+  const io::WeightFile& wf_;
+  std::map<std::string, std::vector<std::int64_t>> shapes_;
+};
+
+struct ModelMeta {
+  std::string name;  // from the file name, for messages and the bench line
+  std::string config_text;
+  std::vector<std::string> names;  // class names (may be empty)
+  double bn_eps = 1e-3;
+  std::map<std::string, double> bn_eps_by_module;
+};
+
+inline ModelMeta read_meta(const io::WeightFile& wf, const std::string& label) {
+  ModelMeta m;
+  m.config_text = wf.meta("config");
+  if (m.config_text.empty())
+    throw FormatError(label + ": no model config in the metadata (convert with `pt2bin IN.pt OUT.bin --config MODEL.yaml`)");
+  const std::string eps = wf.meta("bn_eps", "0.001");
+  char* end = nullptr;
+  m.bn_eps = std::strtod(eps.c_str(), &end);
+  if (!end || *end || !(m.bn_eps > 0 && m.bn_eps < 1)) throw FormatError(label + ": bad bn_eps '" + eps + "' in the metadata");
+  const std::string by = wf.meta("bn_eps_by_module");
+  if (!by.empty()) {
+    io::Json j = io::parse_json(by, label + ": bn_eps_by_module");
+    if (!j.is_object()) throw FormatError(label + ": bn_eps_by_module is not a JSON object");
+    for (const auto& kv : j.items()) {
+      if (!kv.second.is_number() || !(kv.second.as_double() > 0 && kv.second.as_double() < 1))
+        throw FormatError(label + ": bn_eps_by_module[" + kv.first + "] is not a valid eps");
+      m.bn_eps_by_module[kv.first] = kv.second.as_double();
+    }
+  }
+  const std::string names = wf.meta("names");
+  if (!names.empty()) {
+    io::Json j = io::parse_json(names, label + ": names");
+    if (!j.is_array()) throw FormatError(label + ": class names are not a JSON array");
+    for (const auto& n : j.as_array()) {
+      if (!n.is_string()) throw FormatError(label + ": a class name is not a string");
+      m.names.push_back(n.as_string());
+    }
+  }
+  std::string base = label.substr(label.find_last_of('/') + 1);
+  m.name = base.substr(0, base.rfind('.'));
+  return m;
+}
+
+template <class T>
+struct LoadedModel {
+  Network<T> net;
+  ModelMeta meta;
+};
+
+template <class T>
+LoadedModel<T> load_model(const io::WeightFile& wf, const std::string& label, typename Network<T>::Options opt = {}) {
+  LoadedModel<T> r;
+  r.meta = read_meta(wf, label);
+  ModelConfig cfg = parse_config_text(r.meta.config_text, label + " (embedded config)");
+  WeightFileSource src(wf);
+  Binder b(&src, r.meta.bn_eps, r.meta.bn_eps_by_module);
+  BuiltModel<T> built = build<T>(cfg, b);
+  b.finish(label);
+  if (!r.meta.names.empty() && built.head >= 0 && static_cast<std::int64_t>(r.meta.names.size()) != built.nc)
+    throw FormatError(label + ": " + std::to_string(r.meta.names.size()) + " class names for a model with nc=" +
+                      std::to_string(built.nc));
+  r.net = Network<T>(std::move(built), opt);
+  return r;
+}
+
+template <class T>
+LoadedModel<T> load_model(const std::string& path, typename Network<T>::Options opt = {}) {
+  io::WeightFile wf = io::WeightFile::load(path);
+  return load_model<T>(wf, path, opt);
+}
+
+}  // namespace yv9::model

@@ -1,0 +1,166 @@
+// Optimised kernels against their naive twins on random shapes (ncnn-style sweeps). Each failure
+// prints the configuration. Tolerance: float32 accumulation over K <= 1200 terms of O(1) values
+// gives errors ~1e-5 relative; 1e-4 abs + 1e-4 rel leaves margin without hiding indexing bugs
+// (those give O(1) errors).
+#include <yv9/ops/attention.hpp>
+#include <yv9/ops/conv.hpp>
+#include <yv9/ops/pool.hpp>
+#include <yv9/ops/reference.hpp>
+
+#include <random>
+
+#include "support.hpp"
+
+using namespace yv9;
+
+namespace {
+
+template <class T>
+Tensor<T> random_tensor(const Shape& s, std::mt19937& rng, double lo = -1, double hi = 1) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  Tensor<T> t(s);
+  for (std::int64_t i = 0; i < t.size(); ++i) t[i] = static_cast<T>(u(rng));
+  return t;
+}
+
+template <class T>
+double max_excess(const T* a, const T* b, std::int64_t n, double atol, double rtol) {
+  double worst = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double d = std::abs(static_cast<double>(a[i]) - static_cast<double>(b[i]));
+    worst = std::max(worst, d - (atol + rtol * std::abs(static_cast<double>(b[i]))));
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: GEMM path equals the direct reference on random geometries") {
+  std::mt19937 rng(1234);
+  std::uniform_int_distribution<int> pick(0, 1 << 30);
+  for (int trial = 0; trial < 120; ++trial) {
+    ops::ConvGeom g;
+    const int groups_choices[] = {1, 1, 2, 4};
+    g.groups = groups_choices[pick(rng) % 4];
+    g.c1 = g.groups * (1 + pick(rng) % 12);
+    g.c2 = g.groups * (1 + pick(rng) % 12);
+    g.kh = g.kw = 1 + 2 * (pick(rng) % 3);
+    if (pick(rng) % 5 == 0) g.kw = 1 + pick(rng) % 3;
+    g.sh = 1 + pick(rng) % 2;
+    g.sw = 1 + pick(rng) % 2;
+    g.dh = 1 + pick(rng) % 2;
+    g.dw = g.dh;
+    g.ph = pick(rng) % 3;
+    g.pw = pick(rng) % 3;
+    const std::int64_t H = 1 + pick(rng) % 23, W = 1 + pick(rng) % 29, N = 1 + pick(rng) % 2;
+    if (g.out_h(H) <= 0 || g.out_w(W) <= 0) continue;
+    Tensor<float> x = random_tensor<float>(Shape{N, g.c1, H, W}, rng);
+    ops::Conv2d<float> c;
+    c.g = g;
+    Tensor<float> w = random_tensor<float>(Shape{g.weight_numel()}, rng);
+    c.weight.assign(w.data(), w.data() + w.size());
+    if (pick(rng) % 2) {
+      Tensor<float> b = random_tensor<float>(Shape{g.c2}, rng);
+      c.bias.assign(b.data(), b.data() + b.size());
+    }
+    const ops::ActKind kinds[] = {ops::ActKind::Identity, ops::ActKind::SiLU, ops::ActKind::LeakyReLU, ops::ActKind::ReLU};
+    c.act.kind = kinds[pick(rng) % 4];
+    c.act.slope = 0.1;
+    Tensor<float> y(Shape{N, g.c2, g.out_h(H), g.out_w(W)});
+    Context ctx;
+    ctx.threads = 1 + trial % 2;
+    c.forward(cview(x), view(y), ctx);
+    Tensor<float> ref = ops::reference::conv2d(x, g, c.weight, c.bias, c.act);
+    INFO("trial " << trial << ": " << g.str() << " input " << x.shape().str());
+    CHECK(max_excess(y.data(), ref.data(), y.size(), 1e-4, 1e-4) <= 0);
+  }
+}
+
+TEST_CASE("conv2d: output into a channel slice of a wider tensor") {
+  std::mt19937 rng(7);
+  ops::Conv2d<float> c;
+  c.g.c1 = 3;
+  c.g.c2 = 5;
+  c.g.kh = c.g.kw = 3;
+  c.g.ph = c.g.pw = 1;
+  Tensor<float> w = random_tensor<float>(Shape{c.g.weight_numel()}, rng);
+  c.weight.assign(w.data(), w.data() + w.size());
+  Tensor<float> x = random_tensor<float>(Shape{2, 3, 6, 7}, rng);
+  Tensor<float> wide = Tensor<float>::zeros(Shape{2, 9, 6, 7});
+  c.forward(cview(x), view(wide).channels(2, 5), Context{});
+  Tensor<float> ref = ops::reference::conv2d(x, c.g, c.weight, c.bias, c.act);
+  for (std::int64_t n = 0; n < 2; ++n)
+    for (std::int64_t ch = 0; ch < 9; ++ch)
+      for (std::int64_t i = 0; i < 42; ++i) {
+        const float got = wide.plane(n, ch)[i];
+        if (ch < 2 || ch >= 7)
+          CHECK(got == 0.0f);
+        else
+          CHECK(std::abs(got - ref.plane(n, ch - 2)[i]) < 1e-5);
+      }
+}
+
+TEST_CASE("attention: tiled online softmax equals the materialised reference") {
+  std::mt19937 rng(99);
+  struct Case {
+    std::int64_t rows, Lk, d;
+    double qscale;
+  };
+  // Lk around the column-block size (256) and rows around the row-block size (64) hit the tile edges.
+  for (Case c : {Case{1, 1, 1, 1}, Case{5, 3, 6, 1}, Case{64, 256, 48, 3}, Case{65, 257, 48, 3}, Case{130, 700, 16, 5},
+                 Case{200, 100, 48, 8}}) {
+    Tensor<float> Q = random_tensor<float>(Shape{c.rows * c.d}, rng, -c.qscale, c.qscale);
+    Tensor<float> K = random_tensor<float>(Shape{c.d * c.Lk}, rng);
+    Tensor<float> V = random_tensor<float>(Shape{c.Lk * c.d}, rng);
+    std::vector<float> O(static_cast<std::size_t>(c.rows * c.d));
+    const float scale = 1.0f / std::sqrt(6.0f);
+    for (int threads : {1, 2}) {
+      Context ctx;
+      ctx.threads = threads;
+      ops::attention_tiled<float>(Q.data(), c.rows, K.data(), V.data(), c.Lk, c.d, scale, O.data(), ctx);
+      std::vector<float> ref = ops::reference::attention<float>(Q.data(), c.rows, K.data(), V.data(), c.Lk, c.d, scale);
+      INFO("rows " << c.rows << " Lk " << c.Lk << " d " << c.d << " threads " << threads);
+      CHECK(max_excess(O.data(), ref.data(), c.rows * c.d, 2e-6, 1e-5) <= 0);
+    }
+  }
+}
+
+TEST_CASE("pooling: PyTorch window and divisor rules") {
+  // 1x1x3x4 input 0..11
+  Tensor<float> x(Shape{1, 1, 3, 4});
+  for (int i = 0; i < 12; ++i) x[i] = static_cast<float>(i);
+  ops::PoolGeom g;
+  g.kh = g.kw = 3;
+  g.sh = g.sw = 2;
+  g.ph = g.pw = 1;
+  Tensor<float> m(Shape{1, 1, g.out_h(3), g.out_w(4)});
+  REQUIRE(m.dim(2) == 2);
+  REQUIRE(m.dim(3) == 2);
+  ops::max_pool2d<float>(cview(x), view(m), g, Context{});
+  CHECK(m[0] == 5);
+  CHECK(m[1] == 7);
+  CHECK(m[2] == 9);
+  CHECK(m[3] == 11);
+  // avg_pool2d(k=3, s=2, p=1, count_include_pad=True): the padded window always counts 9
+  Tensor<float> a(Shape{1, 1, 2, 2});
+  ops::avg_pool2d<float>(cview(x), view(a), g, Context{});
+  CHECK(a[0] == doctest::Approx((0 + 1 + 4 + 5) / 9.0));
+  g.count_include_pad = false;
+  ops::avg_pool2d<float>(cview(x), view(a), g, Context{});
+  CHECK(a[0] == doctest::Approx((0 + 1 + 4 + 5) / 4.0));
+  // ceil_mode: last window must start inside input + left padding
+  CHECK(ops::PoolGeom::out_size(5, 2, 2, 0, true) == 3);
+  CHECK(ops::PoolGeom::out_size(4, 2, 2, 1, true) == 3);
+  CHECK(ops::PoolGeom::out_size(5, 2, 2, 0, false) == 2);
+}
+
+TEST_CASE("nearest resize: PyTorch legacy index rule") {
+  CHECK(ops::nearest_src(5, 10, 20) == 2);
+  CHECK(ops::nearest_src(3, 7, 7) == 3);
+  // 5 -> 3: scale 5/3 as float: floor(1 * 1.6666666) = 1, floor(2 * 1.6666666) = 3
+  CHECK(ops::nearest_src(1, 5, 3) == 1);
+  CHECK(ops::nearest_src(2, 5, 3) == 3);
+  // 3 -> 5 upsample: floor(dst * 0.6)
+  CHECK(ops::nearest_src(4, 3, 5) == 2);
+  CHECK(ops::nearest_src(2, 3, 5) == 1);
+}
