@@ -120,7 +120,9 @@ TEST_CASE("attention: tiled online softmax equals the materialised reference") {
       ops::attention_tiled<float>(Q.data(), c.rows, K.data(), V.data(), c.Lk, c.d, scale, O.data(), ctx);
       std::vector<float> ref = ops::reference::attention<float>(Q.data(), c.rows, K.data(), V.data(), c.Lk, c.d, scale);
       INFO("rows " << c.rows << " Lk " << c.Lk << " d " << c.d << " threads " << threads);
-      CHECK(max_excess(O.data(), ref.data(), c.rows * c.d, 2e-6, 1e-5) <= 0);
+      // Scores reach |s| ~ 150 here: a float32 score carries ~150 * 6e-8 = 1e-5 absolute error, which
+      // exp() turns into ~1e-5 relative error of the weights of a convex combination of |V| <= 1.
+      CHECK(max_excess(O.data(), ref.data(), c.rows * c.d, 1e-5, 1e-5) <= 0);
     }
   }
 }
