@@ -2,6 +2,8 @@
 //
 //   detect --config MODEL.yaml --summary                 upstream's per-layer table, last line "<N> parameters"
 //   detect --weights M.bin --tensor IN.npy --raw OUT.npy parity mode: the tensor upstream feeds into NMS
+//   detect --weights M.bin --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]
+//   detect --config MODEL.yaml --bench ...               the same on synthetic weights
 //
 // Every error is one line on stderr; exit 2 for usage errors, 1 for everything else.
 #include <yv9/core/threads.hpp>
@@ -9,6 +11,10 @@
 #include <yv9/io/npy.hpp>
 #include <yv9/model/loader.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -30,11 +36,12 @@ struct Args {
 
 const char* kUsage =
     "usage: detect --config MODEL.yaml --summary\n"
-    "       detect --weights M.bin --tensor IN.npy --raw OUT.npy [--threads N]\n";
+    "       detect --weights M.bin --tensor IN.npy --raw OUT.npy [--threads N]\n"
+    "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n";
 
 Args parse_args(int argc, char** argv) {
-  static const std::vector<std::string> with_value = {"--config", "--weights", "--tensor", "--raw", "--threads"};
-  static const std::vector<std::string> flags = {"--summary", "--help"};
+  static const std::vector<std::string> with_value = {"--config", "--weights", "--tensor", "--raw", "--threads", "--img", "--runs", "--warmup"};
+  static const std::vector<std::string> flags = {"--summary", "--help", "--bench"};
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i], v;
@@ -81,15 +88,112 @@ int run_summary(const Args& a) {
   return 0;
 }
 
-int run_raw(const Args& a) {
+yv9::Context make_context(const Args& a) {
   yv9::Context ctx;
   ctx.threads = yv9::resolve_threads(a.has("--threads") ? parse_int(a.get("--threads"), "--threads", 0, 1024) : 0);
+  return ctx;
+}
+
+int run_raw(const Args& a) {
+  const yv9::Context ctx = make_context(a);
   auto model = yv9::model::load_model<float>(a.get("--weights"));
   yv9::Tensor<float> x = yv9::io::read_npy_f32(a.get("--tensor"));
   if (x.rank() != 4) throw yv9::FormatError(a.get("--tensor") + ": expected a 4-D NCHW tensor, got shape " + x.shape().str());
   yv9::Tensor<float> y = model.net.forward(x, ctx);
   const std::vector<std::uint8_t> bytes = yv9::io::npy_bytes_f32(y);
   yv9::io::write_file_atomic(a.get("--raw"), bytes.data(), bytes.size());
+  return 0;
+}
+
+// "640" -> 640x640, "384x640" -> H=384, W=640
+std::pair<int, int> parse_size(const std::string& s) {
+  const auto x = s.find('x');
+  if (x == std::string::npos) {
+    const int v = parse_int(s, "--img", 32, 8192);
+    return {v, v};
+  }
+  return {parse_int(s.substr(0, x), "--img height", 32, 8192), parse_int(s.substr(x + 1), "--img width", 32, 8192)};
+}
+
+double peak_rss_mb() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: KiB
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+}
+
+int run_bench(const Args& a) {
+  const yv9::Context ctx = make_context(a);
+  const auto [H, W] = parse_size(a.get("--img", "640"));
+  const int runs = parse_int(a.get("--runs", "10"), "--runs", 1, 100000);
+  const int warmup = parse_int(a.get("--warmup", "1"), "--warmup", 0, 100000);
+  yv9::model::Network<float> net;
+  std::string name;
+  if (a.has("--weights")) {
+    auto m = yv9::model::load_model<float>(a.get("--weights"));
+    net = std::move(m.net);
+    name = m.meta.name;
+  } else {
+    const std::string cfg_path = a.get("--config");
+    yv9::model::Binder syn = yv9::model::Binder::synthetic();
+    net = yv9::model::Network<float>(yv9::model::build<float>(yv9::model::load_config(cfg_path), syn));
+    std::string base = cfg_path.substr(cfg_path.find_last_of('/') + 1);
+    name = base.substr(0, base.rfind('.'));
+  }
+  yv9::Tensor<float> x(yv9::Shape{1, net.in_channels(), H, W});
+  std::uint32_t state = 12345;
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    x[i] = static_cast<float>(state >> 8) / 16777216.0f;
+  }
+  const std::vector<std::int64_t> macs = net.macs(x.shape());
+  const std::vector<yv9::Shape> shapes = net.shapes(x.shape());
+  std::vector<std::vector<double>> layer_secs(net.size());
+  std::vector<double> totals;
+  for (int r = 0; r < warmup + runs; ++r) {
+    const bool keep = r >= warmup;
+    const auto t0 = std::chrono::steady_clock::now();
+    net.forward(x, ctx, [&](int i, const yv9::Tensor<float>&, double secs) {
+      if (keep) layer_secs[static_cast<std::size_t>(i)].push_back(secs);
+    });
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (keep) totals.push_back(secs);
+  }
+  const double min_s = *std::min_element(totals.begin(), totals.end()), med_s = median(totals);
+  double layer_sum = 0;
+  std::int64_t total_macs = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    layer_sum += median(layer_secs[i]);
+    total_macs += macs[i];
+  }
+  std::printf("%5s %-42s %-20s %10s %7s %10s %9s\n", "layer", "module", "output", "ms(med)", "share", "GMAC", "GFLOP/s");
+  std::map<std::string, std::pair<double, double>> by_type;  // type -> (seconds, macs)
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    if (!net.live(static_cast<int>(i))) continue;
+    const double t = median(layer_secs[i]);
+    const auto& info = net.info()[i];
+    std::printf("%5zu %-42s %-20s %10.3f %6.1f%% %10.4f %9.1f\n", i, info.type.c_str(), shapes[i].str().c_str(), t * 1e3,
+                100.0 * t / layer_sum, macs[i] * 1e-9, t > 0 ? 2.0 * macs[i] / t * 1e-9 : 0.0);
+    auto& agg = by_type[info.type];
+    agg.first += t;
+    agg.second += static_cast<double>(macs[i]);
+  }
+  std::printf("\nper module type:\n");
+  for (const auto& kv : by_type)
+    std::printf("  %-42s %10.3f ms %6.1f%% %9.1f GFLOP/s\n", kv.first.c_str(), kv.second.first * 1e3,
+                100.0 * kv.second.first / layer_sum, kv.second.first > 0 ? 2.0 * kv.second.second / kv.second.first * 1e-9 : 0.0);
+  if (!net.dropped().empty()) {
+    std::printf("dropped (do not feed the inference output):");
+    for (int i : net.dropped()) std::printf(" %d", i);
+    std::printf("\n");
+  }
+  std::printf("bench: model=%s img=%dx%d threads=%d runs=%d min_ms=%.3f median_ms=%.3f peak_rss_mb=%.1f gflops=%.1f\n",
+              name.c_str(), H, W, ctx.threads, runs, min_s * 1e3, med_s * 1e3, peak_rss_mb(), 2.0 * total_macs / min_s * 1e-9);
   return 0;
 }
 
@@ -105,6 +209,10 @@ int main(int argc, char** argv) {
     if (a.has("--summary")) {
       if (!a.has("--config")) throw yv9::UsageError("--summary needs --config MODEL.yaml");
       return run_summary(a);
+    }
+    if (a.has("--bench")) {
+      if (a.has("--weights") == a.has("--config")) throw yv9::UsageError("--bench needs exactly one of --weights M.bin or --config MODEL.yaml");
+      return run_bench(a);
     }
     if (a.has("--tensor") || a.has("--raw")) {
       if (!a.has("--weights") || !a.has("--tensor") || !a.has("--raw"))

@@ -7,6 +7,7 @@
 // `detect --summary` without any weights.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -62,7 +63,16 @@ class Binder {
   Binder(const WeightSource* src, double bn_eps, std::map<std::string, double> eps_by_module = {})
       : src_(src), eps_(bn_eps), eps_by_(std::move(eps_by_module)) {}
 
-  bool bound() const { return src_ != nullptr; }
+  // Synthetic weights (benchmarks of a config without a trained model): deterministic values of
+  // the right scale — conv weights U(-sqrt(3/fan_in), +), BatchNorm identity-like statistics.
+  static Binder synthetic(std::uint32_t seed = 1) {
+    Binder b;
+    b.synthetic_ = true;
+    b.seed_ = seed;
+    return b;
+  }
+
+  bool bound() const { return src_ != nullptr || synthetic_; }
   std::int64_t param_count() const { return params_; }
 
   // A parameter (counted in the summary) or a buffer (running stats: not counted).
@@ -111,6 +121,7 @@ class Binder {
     return n;
   }
   std::vector<double> fetch(const std::string& name, const std::vector<std::int64_t>& shape) {
+    if (synthetic_) return make_synthetic(name, shape);
     if (!src_) return {};
     const std::vector<std::int64_t>* got = src_->shape_of(name);
     if (!got) {
@@ -125,6 +136,33 @@ class Binder {
     return src_->values(name);
   }
 
+  std::vector<double> make_synthetic(const std::string& name, const std::vector<std::int64_t>& shape) {
+    const std::size_t n = static_cast<std::size_t>(numel(shape));
+    auto ends = [&name](const char* suffix) {
+      const std::string s(suffix);
+      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+    };
+    std::vector<double> v(n, 0.0);
+    if (ends("running_var") || (shape.size() == 1 && ends("weight"))) {  // BatchNorm scale and variance
+      std::fill(v.begin(), v.end(), 1.0);
+      return v;
+    }
+    if (ends("running_mean") || ends("bias")) return v;
+    if (ends("dfl.conv.weight") || ends("dfl2.conv.weight")) {
+      for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(i);
+      return v;
+    }
+    const double fan_in = shape.size() > 1 ? static_cast<double>(numel(shape) / shape[0]) : 1.0;
+    const double a = std::sqrt(3.0 / fan_in);
+    for (auto& x : v) {
+      seed_ = seed_ * 1664525u + 1013904223u;  // LCG: deterministic, no <random> state to carry
+      x = a * (2.0 * (seed_ >> 8) / 16777216.0 - 1.0);
+    }
+    return v;
+  }
+
+  bool synthetic_ = false;
+  std::uint32_t seed_ = 1;
   const WeightSource* src_ = nullptr;
   double eps_ = 1e-3;
   std::map<std::string, double> eps_by_;

@@ -47,10 +47,10 @@ struct Conv2d {
   std::vector<T> bias;    // [c2] or empty
   Activation act;
 
-  // Column-tile width: about 256 KiB of im2col scratch, a multiple of 16, at least 16.
+  // Column-tile width: about 2 MiB of im2col scratch, a multiple of 16, between 128 and 4096.
   std::int64_t tile_width(std::int64_t pixels) const {
-    std::int64_t t = (std::int64_t(64) * 1024) / std::max<std::int64_t>(g.kdim(), 1);
-    t = std::max<std::int64_t>(16, std::min<std::int64_t>(t, 1024)) / 16 * 16;
+    std::int64_t t = (std::int64_t(512) * 1024) / std::max<std::int64_t>(g.kdim(), 1);
+    t = std::max<std::int64_t>(128, std::min<std::int64_t>(t, 4096)) / 16 * 16;
     return std::min(t, pixels);
   }
 
