@@ -1,0 +1,174 @@
+// pt2bin: convert a PyTorch checkpoint (torch.save zip archive) into a yv9 weight file, natively,
+// without Python or libtorch. See include/yv9/io/checkpoint.hpp for the layouts understood and
+// docs/weight-format.md for the output.
+//
+//   pt2bin IN.pt OUT.bin [--config MODEL.yaml] [--names names.txt] [--no-config]
+//   pt2bin --list IN.pt
+//
+// Exit status: 0 ok, 1 bad or unsupported input (one line on stderr naming the file), 2 usage.
+#include <yv9/io/checkpoint.hpp>
+#include <yv9/io/weightfile.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <new>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: pt2bin IN.pt OUT.bin [--config MODEL.yaml] [--names names.txt] [--no-config]\n"
+    "       pt2bin --list IN.pt\n"
+    "  --config F    store the text of F as the model config (wins over the yaml pickled in IN.pt)\n"
+    "  --names F     class names, one per line (win over the names pickled in IN.pt)\n"
+    "  --no-config   allow a bare state dict without a config (for non-model tensors)\n"
+    "  --list        print the tensors and metadata found in IN.pt, write nothing\n";
+
+struct Options {
+  std::string in, out, config, names;
+  bool list = false, no_config = false;
+};
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> pos;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const char* flag) {
+      if (i + 1 >= argc) throw yv9::UsageError(std::string(flag) + " needs a file name");
+      return std::string(argv[++i]);
+    };
+    if (a == "--config") o.config = value("--config");
+    else if (a == "--names") o.names = value("--names");
+    else if (a == "--list") o.list = true;
+    else if (a == "--no-config") o.no_config = true;
+    else if (a.size() > 1 && a[0] == '-') throw yv9::UsageError("unknown option " + a);
+    else pos.push_back(a);
+  }
+  if (o.list) {
+    if (pos.size() != 1 || !o.config.empty() || !o.names.empty())
+      throw yv9::UsageError("--list takes exactly one input file and no other option");
+    o.in = pos[0];
+  } else {
+    if (pos.size() != 2) throw yv9::UsageError("expected IN.pt and OUT.bin");
+    o.in = pos[0];
+    o.out = pos[1];
+  }
+  return o;
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw yv9::IoError(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) throw yv9::IoError(path + ": read failed");
+  const std::string s = ss.str();
+  if (s.size() > (std::size_t(16) << 20)) throw yv9::FormatError(path + ": over 16 MB, not a config or names file");
+  if (!yv9::io::is_valid_utf8(s)) throw yv9::FormatError(path + ": not UTF-8 text");
+  return s;
+}
+
+// One class name per line; surrounding whitespace trimmed, blank lines ignored.
+std::string names_json(const std::string& path) {
+  std::istringstream in(read_text_file(path));
+  yv9::io::Json arr = yv9::io::Json::array();
+  for (std::string line; std::getline(in, line);) {
+    const std::size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos) continue;
+    const std::size_t e = line.find_last_not_of(" \t\r");
+    arr.push_back(line.substr(b, e - b + 1));
+  }
+  if (arr.size() == 0) throw yv9::FormatError(path + ": no class names in the file");
+  return arr.dump();
+}
+
+std::string base_name(const std::string& path) {
+  const std::size_t s = path.find_last_of('/');
+  return s == std::string::npos ? path : path.substr(s + 1);
+}
+
+// Decides the config: --config file > pickled yaml > error (unless --no-config).
+void apply_config(const Options& o, yv9::io::Checkpoint& ck) {
+  if (!o.config.empty()) {
+    ck.metadata["config"] = read_text_file(o.config);
+    return;
+  }
+  if (ck.metadata.count("config")) return;
+  if (!ck.config_error.empty()) throw yv9::FormatError(ck.config_error + " (pass --config MODEL.yaml)");
+  if (o.no_config) return;
+  if (ck.from_model())
+    throw yv9::UsageError(o.in + ": the pickled model carries no yaml config; pass --config MODEL.yaml");
+  throw yv9::UsageError(o.in + ": a bare state dict carries no model config; pass --config MODEL.yaml "
+                        "(or --no-config for tensors that are not a yv9 model)");
+}
+
+std::string shape_of(const yv9::io::WriteTensor& t) { return yv9::io::shape_str(t.shape); }
+
+void list(const Options& o, const yv9::io::Checkpoint& ck) {
+  std::cout << o.in << ": " << ck.tensors.size() << " tensors from " << ck.layout << "\n";
+  for (const auto& t : ck.tensors) std::cout << t.name << "\t" << yv9::io::dtype_name(t.dtype) << "\t" << shape_of(t) << "\n";
+  for (const auto& kv : ck.metadata) {
+    if (kv.first == "config") {
+      std::cout << "metadata config:\n";
+      std::istringstream lines(kv.second);
+      for (std::string line; std::getline(lines, line);) std::cout << "  | " << line << "\n";
+    } else {
+      std::cout << "metadata " << kv.first << ": " << kv.second << "\n";
+    }
+  }
+  if (!ck.config_error.empty()) std::cout << "config not available: " << ck.config_error << "\n";
+}
+
+void convert(const Options& o, yv9::io::Checkpoint& ck) {
+  apply_config(o, ck);
+  if (!o.names.empty()) ck.metadata["names"] = names_json(o.names);
+  ck.metadata["source"] = base_name(o.in) + (ck.layout == "state_dict" ? "" : " (" + ck.layout + ")");
+  ck.metadata["producer"] = "yv9 pt2bin 0.1.0";
+  yv9::io::write_weight_file(o.out, ck.tensors, ck.metadata);
+  std::map<std::string, int> dtypes;
+  for (const auto& t : ck.tensors) ++dtypes[yv9::io::dtype_name(t.dtype)];
+  std::cout << "wrote " << o.out << ": " << ck.tensors.size() << " tensors (";
+  bool first = true;
+  for (const auto& kv : dtypes) std::cout << (first ? "" : ", ") << kv.first << " " << kv.second, first = false;
+  std::cout << ") from " << ck.layout << ", config " << (ck.metadata.count("config") ? (o.config.empty() ? "from the checkpoint" : "from " + o.config) : "none")
+            << ", " << (ck.metadata.count("names") ? "with" : "without") << " class names\n";
+}
+
+int run(int argc, char** argv) {
+  const Options o = parse_args(argc, argv);
+  yv9::io::Checkpoint ck = yv9::io::read_checkpoint(o.in);
+  for (const auto& w : ck.warnings) std::cerr << "pt2bin: warning: " << w << "\n";
+  if (o.list) list(o, ck);
+  else convert(o, ck);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help")) {
+    std::cout << kUsage;
+    return 0;
+  }
+  try {
+    return run(argc, argv);
+  } catch (const yv9::UsageError& e) {
+    std::cerr << "pt2bin: " << e.what() << " (pt2bin --help for usage)\n";
+    return 2;
+  } catch (const yv9::Error& e) {
+    std::cerr << "pt2bin: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "pt2bin: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "pt2bin: " << e.what() << "\n";
+    return 1;
+  }
+}
