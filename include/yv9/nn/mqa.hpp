@@ -89,15 +89,22 @@ class MQA {
                                         " is smaller than the query strides");
     for (std::int64_t b = 0; b < in.n; ++b) {
       View<const T> x{in.item(b), 1, in.c, in.h, in.w, in.ns};
-      Tensor<T> q = query(x, ctx);
-      Tensor<T> k = project(x, key_dw_, key_proj_, ctx);
-      Tensor<T> v = project(x, value_dw_, value_proj_, ctx);
-      const std::int64_t Lq = Hq * Wq, Lk = k.dim(2) * k.dim(3);
-      Tensor<T> context(Shape{1, a_.heads * a_.key_dim, Hq, Wq});
-      const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(head_dim())));
-      ops::attention_tiled<T>(q.data(), a_.heads * Lq, k.data(), v.data(), Lk, a_.key_dim, scale, context.data(), ctx);
-      out_proj_.forward(view(context), View<T>{out.item(b), 1, out.c, out.h, out.w, out.ns}, ctx);
+      Tensor<T> ctxt = context(x, ctx);
+      out_proj_.forward(cview(ctxt), View<T>{out.item(b), 1, out.c, out.h, out.w, out.ns}, ctx);
     }
+  }
+
+  // The attention result read back as [1, nh*kd, Hq, Wq] (the input of _output_proj), one batch item.
+  Tensor<T> context(View<const T> x, const Context& ctx) const {
+    const std::int64_t Hq = q_h(x.h), Wq = q_w(x.w);
+    Tensor<T> q = query(x, ctx);
+    Tensor<T> k = project(x, key_dw_, key_proj_, ctx);
+    Tensor<T> v = project(x, value_dw_, value_proj_, ctx);
+    const std::int64_t Lq = Hq * Wq, Lk = k.dim(2) * k.dim(3);
+    Tensor<T> out(Shape{1, a_.heads * a_.key_dim, Hq, Wq});
+    const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(head_dim())));
+    ops::attention_tiled<T>(q.data(), a_.heads * Lq, k.data(), v.data(), Lk, a_.key_dim, scale, out.data(), ctx);
+    return out;
   }
 
   // Intermediates for tests against the fixtures' q_/k_/v_/context_ arrays (batch item 0).
