@@ -9,7 +9,10 @@
     state_dict.pt (BN eps 1e-3), output and q/k/v/context intermediates within 1e-5;
 (d) extra: the pickled upstream models of yolov9-t-train (DualDDetect: main output, every layer and
     the aux branch layer_29_aux) and gelan-t-converted (fp16 DDetect), read through stub classes
-    (no upstream code needed), their `yaml` dict built with yv9ref, fixture tolerances.
+    (no upstream code needed), their `yaml` dict built with yv9ref, fixture tolerances;
+(e) with --ref-data DIR (default tests/data/ref when present): every case.json there is replayed the way
+    a C++ test would: model.yaml + model.bin (read back with write_bin.read_bin, strict load) must
+    reproduce every listed output and layer file within the case's own tolerances.
 Usage: check_reference.py [--fixtures DIR]   (exit 1 on any failure)
 """
 import argparse
@@ -221,9 +224,57 @@ def check_pickled(fx, sub, ckpt_name, key, inputs, box_tol, score_tol, layers_di
     return ok
 
 
+def check_ref_data(root):
+    from write_bin import read_bin
+    ok = True
+    for cj in sorted(glob.glob(os.path.join(root, '*', 'case.json'))):
+        d = os.path.dirname(cj)
+        case = json.load(open(cj))
+        cfg = open(os.path.join(d, case['config']), encoding='utf-8').read()
+        meta, tensors = read_bin(os.path.join(d, case['weights']))
+        model = yv9ref.build_model(meta['config'])
+        good = meta['config'] == cfg and meta['format'] == 'yv9' and meta['format_version'] == '1'
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()}, strict=True)
+        model.eval()
+        worst = 0.0   # max over all compared files of max|diff| / tolerance
+        nfiles = 0
+        for run in case['runs']:
+            x = torch.from_numpy(np.load(os.path.join(d, run['input'])))
+            with torch.no_grad():
+                r = model.run(x)
+            produced = {'out': r['out']}
+            for idx, items in yv9ref.layer_outputs(r).items():
+                for suffix, t in items:
+                    produced[f'layer_{idx:02d}{suffix}'] = t
+            entries = [dict(run, file=run['output'], key='out')] + [
+                dict(e, key=os.path.basename(e['file'])[:-4]) for e in run.get('files', [])]
+            for e in entries:
+                want = np.load(os.path.join(d, e['file']))
+                got = produced[e['key']].numpy()
+                if got.shape != want.shape:
+                    good = False
+                    print(f"    {case['name']}/{e['file']}: shape {got.shape} != {want.shape}")
+                    continue
+                if e['kind'] == 'decoded':
+                    ratio = max(maxdiff(got[:, :4], want[:, :4]) / e['tol_box'],
+                                maxdiff(got[:, 4:], want[:, 4:]) / e['tol_score'])
+                else:
+                    ratio = maxdiff(got, want) / e['tol']
+                nfiles += 1
+                worst = max(worst, ratio)
+                if ratio > 1:
+                    good = False
+                    print(f"    {case['name']}/{e['file']}: {ratio:.3g} x tolerance")
+        ok &= good
+        print(f"[e] {case['name']:<22} {nfiles:3d} files, worst max|diff|/tol {worst:.3g}  {'OK' if good else 'FAIL'}")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--fixtures', default=os.environ.get('YV9_FIXTURES', '/work/shared/fixtures'))
+    ap.add_argument('--ref-data', default=os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                        '..', 'data', 'ref')))
     a = ap.parse_args()
     torch.set_num_threads(1)
     ok = check_gelan_t_mmqa(a.fixtures)
@@ -233,6 +284,8 @@ def main():
     ok &= check_pickled(a.fixtures, 'yolov9-t-train', 'train.pt', 'ema', ['rand_128x128'], 0.005, 5e-5)
     ok &= check_pickled(a.fixtures, 'gelan-t-converted', 'gelan-t-converted.pt', 'model',
                         ['rand_128x128', 'horses_128x128'], 0.05, 5e-4)
+    if a.ref_data and os.path.isdir(a.ref_data):
+        ok &= check_ref_data(a.ref_data)
     print('ALL OK' if ok else 'FAILURES')
     return 0 if ok else 1
 

@@ -656,7 +656,8 @@ def build_model(cfg, ch=None, nc=None):
 def layer_outputs(result):
     """Flatten run()['layers'] into {index: [(suffix, tensor)]} using the fixture file convention:
        layer_XX.npy (tensor) | layer_XX_k.npy (k-th tuple item) | head: decoded main output as
-       layer_XX.npy, aux branch as layer_XX_aux.npy, raw levels as layer_XX_level<k>.npy."""
+       layer_XX.npy, aux branch as layer_XX_aux.npy, raw per-level maps cat(64 box logits, nc class
+       logits) of the main set as layer_XX_level<k>.npy and of the aux set as layer_XX_auxlevel<k>.npy."""
     out = {}
     for i, v in enumerate(result['layers']):
         if isinstance(v, dict):
@@ -664,6 +665,7 @@ def layer_outputs(result):
             if 'aux' in v:
                 items.append(('_aux', v['aux']))
             items += [(f'_level{k}', t) for k, t in enumerate(v['levels'])]
+            items += [(f'_auxlevel{k}', t) for k, t in enumerate(v.get('aux_levels', []))]
             out[i] = items
         elif isinstance(v, (tuple, list)):
             out[i] = [(f'_{k}', t) for k, t in enumerate(v)]
