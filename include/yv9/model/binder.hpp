@@ -57,6 +57,16 @@ inline std::string shape_str(const std::vector<std::int64_t>& s) {
   return r + "]";
 }
 
+// What a model may ask the Binder for, checked as each tensor is requested — before anything is
+// allocated, and in spec mode too, so `detect --summary` refuses what loading would refuse. The
+// config decides the shapes, so without these a few characters of yaml (Conv c2=1048576, k=31)
+// would have the loader materialise gigabytes of missing or synthetic weights. Defaults: 2.3x and
+// ~60x the largest upstream model (yolov9-e: 58M parameters, ~4k tensors).
+struct BinderLimits {
+  std::int64_t max_elements = std::int64_t(1) << 27;  // parameters + buffers of the whole model
+  std::int64_t max_tensors = std::int64_t(1) << 18;   // tensors requested (bounds the modules built)
+};
+
 class Binder {
  public:
   Binder() = default;  // spec mode: count only
@@ -75,12 +85,16 @@ class Binder {
   bool bound() const { return src_ != nullptr || synthetic_; }
   std::int64_t param_count() const { return params_; }
 
+  const BinderLimits& limits() const { return lim_; }
+  void set_limits(const BinderLimits& lim) { lim_ = lim; }
+
   // A parameter (counted in the summary) or a buffer (running stats: not counted).
   std::vector<double> param(const std::string& name, const std::vector<std::int64_t>& shape) {
-    params_ += numel(shape);
+    params_ += admit(name, shape);
     return fetch(name, shape);
   }
   std::vector<double> buffer(const std::string& name, const std::vector<std::int64_t>& shape) {
+    admit(name, shape);
     return fetch(name, shape);
   }
   // Tensors PyTorch keeps that inference ignores (BatchNorm's num_batches_tracked): accepted if present.
@@ -115,6 +129,27 @@ class Binder {
   }
 
  private:
+  // Counts the tensor against the limits (overflow-safe: shapes come from the config) and returns
+  // its element count.
+  std::int64_t admit(const std::string& name, const std::vector<std::int64_t>& shape) {
+    std::int64_t n = 1;
+    for (std::int64_t d : shape) {
+      if (d < 0) throw ConfigError(name + ": negative dimension in " + shape_str(shape));
+      if (d > 0 && n > INT64_MAX / d) {
+        n = INT64_MAX;
+        break;
+      }
+      n *= d;
+    }
+    if (++tensors_ > lim_.max_tensors)
+      throw LimitError(name + ": the model needs more than " + std::to_string(lim_.max_tensors) +
+                       " tensors (BinderLimits::max_tensors)");
+    if (n > lim_.max_elements - elements_)
+      throw LimitError(name + " " + shape_str(shape) + ": the model needs more than " + std::to_string(lim_.max_elements) +
+                       " weight values (BinderLimits::max_elements)");
+    elements_ += n;
+    return n;
+  }
   static std::int64_t numel(const std::vector<std::int64_t>& s) {
     std::int64_t n = 1;
     for (auto d : s) n *= d;
@@ -167,6 +202,8 @@ class Binder {
   double eps_ = 1e-3;
   std::map<std::string, double> eps_by_;
   std::int64_t params_ = 0;
+  BinderLimits lim_;
+  std::int64_t tensors_ = 0, elements_ = 0;
   std::set<std::string> used_;
   std::vector<std::string> missing_, mismatched_;
 };

@@ -42,6 +42,27 @@ struct ModelConfig {
   std::vector<LayerDef> layers;
 };
 
+// Bounds on what a config may ask of the builder, refused with a LimitError naming them before
+// anything is built (the weights' own bounds are BinderLimits). Without them a short yaml can
+// overflow the channel and shape arithmetic (a Concat chain doubling its channels, x64 upsamples)
+// or have the builder create millions of modules (n x depth_multiple repeats).
+inline constexpr std::int64_t kMaxChannels = std::int64_t(1) << 20;      // output channels of one layer
+inline constexpr std::int64_t kMaxModuleCopies = std::int64_t(1) << 16;  // sum of all rows' n after depth_multiple
+// Largest activation (elements) one layer may produce, checked on each layer's output shape by the
+// builder's stride probe and Network::shapes (so before forward allocates): it bounds every
+// dimension so the next layer's shape arithmetic cannot overflow. 2^32 floats = 16 GiB.
+inline constexpr std::int64_t kMaxActivationElements = std::int64_t(1) << 32;
+
+inline void check_activation(const Shape& s) {
+  std::int64_t n = 1;
+  for (int d = 0; d < s.rank(); ++d) {
+    if (s[d] > 0 && n > kMaxActivationElements / s[d])
+      throw LimitError("output " + s.str() + " has more than " + std::to_string(kMaxActivationElements) +
+                       " elements (kMaxActivationElements)");
+    n *= s[d] > 0 ? s[d] : 0;
+  }
+}
+
 // `nn.SiLU()`, `nn.ReLU()`, `nn.LeakyReLU(0.1)`, `torch.nn.ReLU6()`, `nn.Hardswish()`, `nn.Identity()`...
 inline ops::Activation parse_activation(const std::string& text, const std::string& where) {
   std::string s;
@@ -106,7 +127,10 @@ inline ModelConfig parse_config(const io::YamlNode& root, const std::string& lab
   cfg.ch = static_cast<std::int64_t>(ch);
   if (const io::YamlNode* an = root.find("anchors")) {
     Value v = scalar_value(*an);
-    if (v.is_int()) cfg.na = v.i;
+    if (v.is_int()) {
+      if (v.i < 0 || v.i > (1 << 20)) throw ConfigError(at(*an) + ": 'anchors' must be a count in 0..1048576 or a list");
+      cfg.na = v.i;
+    }
     else if (v.is_list() && !v.list.empty() && v.list[0].is_list()) cfg.na = static_cast<std::int64_t>(v.list[0].list.size() / 2);
   }
   if (const io::YamlNode* a = root.find("activation")) {
@@ -242,6 +266,7 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
   m.in_channels = cfg.ch;
   std::vector<std::int64_t> ch;  // output channels per layer
   const std::int64_t no = cfg.na * (cfg.nc + 5);
+  std::int64_t copies = 0;
   for (std::size_t i = 0; i < cfg.layers.size(); ++i) {
     const LayerDef& d = cfg.layers[i];
     RowCtx r{cfg, d, static_cast<int>(i), cfg.label + ":" + std::to_string(d.line) + ": layer " + std::to_string(i) + " (" + d.module + ")", {}, {}};
@@ -453,6 +478,12 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
                  "nn.Upsample, Silence, CBLinear, CBFuse, MultiQueryAttentionLayerWithDownSampling, Detect, DDetect, "
                  "DualDDetect)");
     }
+    if (c2 > kMaxChannels)
+      throw LimitError(r.where + ": " + std::to_string(c2) + " output channels, over the limit of " +
+                       std::to_string(kMaxChannels) + " (kMaxChannels)");
+    if ((copies += n) > kMaxModuleCopies)
+      throw LimitError(r.where + ": more than " + std::to_string(kMaxModuleCopies) +
+                       " module copies in the model (repeats n x depth_multiple; kMaxModuleCopies)");
     info.args_repr = Value::of_list(args).repr();
     info.channels = c2;
     const std::string prefix = "model." + std::to_string(i) + ".";
@@ -480,6 +511,7 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
       for (int f : m.info[i].from) in.push_back(f < 0 ? probe : shapes[static_cast<std::size_t>(f)]);
       try {
         shapes.push_back(m.layers[i]->out_shape(in));
+        check_activation(shapes.back());
       } catch (const Error& e) {
         throw ConfigError(cfg.label + ": layer " + std::to_string(i) + " (" + cfg.layers[i].module + "): " + e.what());
       }

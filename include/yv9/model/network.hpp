@@ -70,6 +70,7 @@ class Network {
         s[i] = m_.layers[i]->out_shape(inputs_of(i, input, s));
         for (int d = 0; d < s[i].rank(); ++d)
           if (s[i][d] <= 0) throw Error("empty output " + s[i].str());
+        check_activation(s[i]);
       } catch (const Error& e) {
         throw ConfigError("layer " + std::to_string(i) + " (" + m_.info[i].type + ") on input " + input.str() + ": " + e.what());
       }
