@@ -51,6 +51,7 @@ inline ImageKind sniff_image(const std::uint8_t* d, std::size_t n) {
 // What the container walk found: a problem ("" if none) and the EXIF/TIFF block cv2 would read.
 struct ContainerInfo {
   std::string problem;
+  std::int64_t width = 0, height = 0;  // from the header when we parse it (0 = leave it to stb)
   const std::uint8_t* exif = nullptr;
   std::size_t exif_size = 0;
 };
@@ -142,8 +143,12 @@ inline ContainerInfo scan_png(const std::uint8_t* d, std::size_t n) {
     const bool crc_ok = crc32(type, len + 4) == be32(data + len);
     if (critical && !crc_ok)
       return info.problem = "corrupt (CRC error in chunk " + std::string(reinterpret_cast<const char*>(type), 4) + ")", info;
-    if (first && std::memcmp(type, "IHDR", 4) != 0) return info.problem = "corrupt (first chunk is not IHDR)", info;
-    first = false;
+    if (first) {
+      if (std::memcmp(type, "IHDR", 4) != 0 || len != 13) return info.problem = "corrupt (first chunk is not IHDR)", info;
+      // Read here because stb refuses very large sizes with a vague "unknown image type".
+      info.width = be32(data), info.height = be32(data + 4);
+      first = false;
+    }
     if (std::memcmp(type, "eXIf", 4) == 0 && crc_ok && !info.exif && len >= 2 &&
         ((data[0] == 'I' && data[1] == 'I') || (data[0] == 'M' && data[1] == 'M')))
       info.exif = data, info.exif_size = len;
@@ -167,6 +172,7 @@ inline ContainerInfo scan_bmp(const std::uint8_t* d, std::size_t n) {
     bpp = d[28] | d[29] << 8, compression = le32(d + 30);
   }
   if (h < 0) h = -h;  // top-down bitmap
+  info.width = w, info.height = h;
   if (off_bits > n) return info.problem = "truncated (pixel data offset beyond the end of the file)", info;
   const bool uncompressed = compression == 0 || compression == 3 || compression == 6;
   if (uncompressed && w > 0 && bpp > 0 && bpp <= 32) {
@@ -204,6 +210,7 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
   if (kind == ImageKind::Unknown) throw FormatError(name + ": not a JPEG, PNG or BMP image (unrecognised signature)");
   const ContainerInfo box = scan_container(kind, data, size);
   if (!box.problem.empty()) throw FormatError(name + ": " + kind_name(kind) + " " + box.problem);
+  if (box.width != 0 || box.height != 0) check_image_size(name, box.width, box.height, limits);
 
   const int len = static_cast<int>(size);
   int w = 0, h = 0, comp = 0;
