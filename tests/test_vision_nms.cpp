@@ -173,6 +173,50 @@ TEST_CASE("NMS semantics on hand-made predictions") {
   CHECK(non_max_suppression(p.data(), C, 0, NmsOptions{}).empty());
 }
 
+// The fixtures cannot see a 1-ulp IoU difference (no pair sits that close to the threshold), so
+// this pins the kernel's float32 operation order directly: for box pairs where torchvision's
+// separate roundings and a fused multiply-add disagree, the threshold is put between the two
+// values and NMS must take torchvision's side.
+TEST_CASE("IoU is computed with torchvision's separate float32 roundings (no FMA)") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> pos(0.f, 600.f), size(1.f, 300.f);
+  auto strict = [](float v) {
+    volatile float t = v;
+    return t;
+  };
+  int found = 0;
+  for (int iter = 0; iter < 200000 && found < 20; ++iter) {
+    const float cx[2] = {pos(rng), 0}, cy[2] = {pos(rng), 0}, w[2] = {size(rng), size(rng)}, h[2] = {size(rng), size(rng)};
+    const float cx1 = cx[0] + (pos(rng) - 300.f) / 8.f, cy1 = cy[0] + (pos(rng) - 300.f) / 8.f;
+    const float X[2] = {cx[0], cx1}, Y[2] = {cy[0], cy1};
+    float x1[2], y1[2], x2[2], y2[2], area[2];
+    for (int k = 0; k < 2; ++k) {
+      x1[k] = X[k] - w[k] / 2.0f, y1[k] = Y[k] - h[k] / 2.0f, x2[k] = X[k] + w[k] / 2.0f, y2[k] = Y[k] + h[k] / 2.0f;
+      area[k] = strict(strict(x2[k] - x1[k]) * strict(y2[k] - y1[k]));
+    }
+    const float iw = std::max(0.0f, strict(std::min(x2[0], x2[1]) - std::max(x1[0], x1[1])));
+    const float ih = std::max(0.0f, strict(std::min(y2[0], y2[1]) - std::max(y1[0], y1[1])));
+    const float inter = strict(iw * ih);
+    const float sep = strict(inter / strict(strict(area[0] + area[1]) - inter));
+    const float fused = strict(inter / std::fma(-iw, ih, strict(area[0] + area[1])));
+    if (sep == fused || !(sep > 0.05f && sep < 0.95f)) continue;
+    ++found;
+    std::vector<float> p(6 * 2, 0.0f);
+    for (int k = 0; k < 2; ++k) {
+      p[0 * 2 + k] = X[k], p[1 * 2 + k] = Y[k], p[2 * 2 + k] = w[k], p[3 * 2 + k] = h[k];
+      p[4 * 2 + k] = k == 0 ? 0.9f : 0.8f;
+    }
+    NmsOptions o;
+    o.conf_thres = 0.1;
+    o.iou_thres = static_cast<double>(std::min(sep, fused));  // separate rounding suppresses iff sep is the larger
+    const std::size_t expect = sep > fused ? 1 : 2;
+    INFO("iter " << iter << " sep " << sep << " fused " << fused);
+    CHECK(non_max_suppression(p.data(), 6, 2, o).size() == expect);
+  }
+  MESSAGE("box pairs where a fused multiply-add would flip the NMS decision: " << found);
+  CHECK(found > 0);
+}
+
 TEST_CASE("scale_boxes clips and round_boxes rounds half to even") {
   std::vector<Detection> d(1);
   d[0].x1 = -5, d[0].y1 = 10, d[0].x2 = 700, d[0].y2 = 500;

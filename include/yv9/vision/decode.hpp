@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -61,6 +62,25 @@ inline std::uint32_t le32(const std::uint8_t* p) {
   return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
 }
 
+// DHT segment payload: every table must have class <= 1, id <= 3 and at most 256 codes that fit in
+// the segment. stb_image 2.27 (Debian bookworm) trusts the code count and overruns its tables
+// otherwise (CVE-2021-37789); libjpeg rejects such files too.
+inline bool jpeg_dht_ok(const std::uint8_t* p, std::size_t n) {
+  while (n > 0) {
+    if (n < 17) return false;
+    if ((p[0] >> 4) > 1 || (p[0] & 15) > 3) return false;
+    std::size_t codes = 0;
+    for (int i = 1; i <= 16; ++i) codes += p[i];
+    if (codes > 256 || codes > n - 17) return false;
+    p += 17 + codes, n -= 17 + codes;
+  }
+  return true;
+}
+
+// Start-of-frame markers (SOF0..15 except DHT C4, JPG C8, DAC CC). A second frame header makes
+// stb re-allocate components mid-decode (CVE-2022-28042); libjpeg refuses it as well.
+inline bool is_sof(std::uint8_t m) { return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC; }
+
 // JPEG: marker segments up to the first SOS (where libjpeg collects APP1), then the entropy-coded
 // data of every scan, until EOI. A file that ends before EOI is truncated.
 inline ContainerInfo scan_jpeg(const std::uint8_t* d, std::size_t n) {
@@ -68,6 +88,7 @@ inline ContainerInfo scan_jpeg(const std::uint8_t* d, std::size_t n) {
   std::size_t pos = 2;  // after SOI
   bool in_scan = false;
   bool seen_app1 = false;
+  int frames = 0;
   for (;;) {
     if (in_scan) {  // skip entropy-coded bytes: FF 00 is a stuffed byte, FF D0..D7 a restart
       for (;;) {
@@ -100,6 +121,8 @@ inline ContainerInfo scan_jpeg(const std::uint8_t* d, std::size_t n) {
     const std::size_t len = be16(d + pos);
     if (len < 2) return info.problem = "corrupt marker segment length", info;
     if (len > n - pos) return info.problem = "truncated inside a marker segment", info;
+    if (m == 0xC4 && !jpeg_dht_ok(d + pos + 2, len - 2)) return info.problem = "corrupt (bad Huffman table)", info;
+    if (is_sof(m) && ++frames > 1) return info.problem = "corrupt (two start-of-frame markers)", info;
     if (m == 0xE1 && !seen_app1 && !in_scan) {
       // cv2 takes the first APP1 (even an XMP one) as EXIF and skips its 6-byte "Exif\0\0"
       // signature unchecked; later APP1 segments are never looked at.
@@ -252,6 +275,11 @@ inline Image decode_image(const std::vector<std::uint8_t>& bytes, const std::str
 
 // Reads a whole file (at most max_bytes), throwing IoError / LimitError naming it.
 inline std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::int64_t max_bytes = kMaxImageFileBytes) {
+  std::error_code ec;
+  const std::filesystem::file_status st = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(st)) throw IoError(path + ": is a directory, not an image file");
+  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+    throw IoError(path + ": not a regular file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw IoError(path + ": cannot open for reading");
   f.seekg(0, std::ios::end);

@@ -44,6 +44,17 @@ struct ImageLimits {
   std::int64_t max_pixels = std::int64_t(1) << 28;
 };
 
+namespace detail {
+// Forces `v` to be rounded to double right here. Reference code (Python, OpenCV's baseline build)
+// computes a * b - c as two roundings; with FMA available a compiler may contract our copy into
+// one fused rounding (-ffp-contract=fast is GCC's default), which can move a result across a
+// rounding boundary. Used on the few products that feed a floor/round; costs nothing measurable.
+inline double strict_round(double v) {
+  volatile double t = v;
+  return t;
+}
+}  // namespace detail
+
 // Throws LimitError naming `what` if w x h exceeds the limits, FormatError if it is empty.
 inline void check_image_size(const std::string& what, std::int64_t w, std::int64_t h, const ImageLimits& lim) {
   if (w <= 0 || h <= 0)

@@ -68,8 +68,8 @@ inline LetterboxGeometry letterbox_geometry(int src_w, int src_h, const Letterbo
   double r = std::min(static_cast<double>(o.height) / src_h, static_cast<double>(o.width) / src_w);
   if (!o.scaleup) r = std::min(r, 1.0);
   g.ratio_w = g.ratio_h = r;
-  g.unpad_w = static_cast<int>(python_round(src_w * r));
-  g.unpad_h = static_cast<int>(python_round(src_h * r));
+  g.unpad_w = static_cast<int>(python_round(detail::strict_round(src_w * r)));
+  g.unpad_h = static_cast<int>(python_round(detail::strict_round(src_h * r)));
   double dw = o.width - g.unpad_w, dh = o.height - g.unpad_h;
   if (o.auto_pad) {
     // np.mod: the result takes the divisor's sign.

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "../core/tensor.hpp"
+#include "image.hpp"
 
 namespace yv9::vision {
 
@@ -150,8 +151,8 @@ inline void scale_boxes(int img1_h, int img1_w, int img0_h, int img0_w, std::vec
   if (img1_h <= 0 || img1_w <= 0 || img0_h <= 0 || img0_w <= 0)
     throw UsageError("scale_boxes: image sizes must be positive");
   const double gain = std::min(static_cast<double>(img1_h) / img0_h, static_cast<double>(img1_w) / img0_w);
-  const float pad_x = static_cast<float>((img1_w - img0_w * gain) / 2);
-  const float pad_y = static_cast<float>((img1_h - img0_h * gain) / 2);
+  const float pad_x = static_cast<float>((img1_w - detail::strict_round(img0_w * gain)) / 2);
+  const float pad_y = static_cast<float>((img1_h - detail::strict_round(img0_h * gain)) / 2);
   const float g = static_cast<float>(gain);
   const float max_x = static_cast<float>(img0_w), max_y = static_cast<float>(img0_h);
   auto clampf = [](float v, float hi) { return std::min(std::max(v, 0.0f), hi); };  // torch.clamp_(0, hi)

@@ -29,14 +29,14 @@ inline Image resize_linear_naive(const Image& src, int dst_w, int dst_h) {
           v = static_cast<std::uint8_t>((src.px(2 * x, 2 * y)[c] + src.px(2 * x + 1, 2 * y)[c] +
                                          src.px(2 * x, 2 * y + 1)[c] + src.px(2 * x + 1, 2 * y + 1)[c] + 2) >> 2);
         } else {
-          float fx = static_cast<float>((x + 0.5) * scale_x - 0.5);
+          float fx = static_cast<float>(detail::strict_round((x + 0.5) * scale_x) - 0.5);
           int sx = static_cast<int>(std::floor(fx));
           fx -= static_cast<float>(sx);
           if (sx < 0) fx = 0, sx = 0;
           if (sx > src.width - 1) fx = 0, sx = src.width - 1;
           if (sx == src.width - 1) fx = 0;
           const int sx1 = sx + 1 < src.width ? sx + 1 : sx;
-          float fy = static_cast<float>((y + 0.5) * scale_y - 0.5);
+          float fy = static_cast<float>(detail::strict_round((y + 0.5) * scale_y) - 0.5);
           const int sy = static_cast<int>(std::floor(fy));
           fy -= static_cast<float>(sy);
           const int sy0 = sy < 0 ? 0 : (sy > src.height - 1 ? src.height - 1 : sy);

@@ -57,7 +57,7 @@ inline LinearTaps column_taps(int src, int dst) {
   LinearTaps t;
   t.i0.resize(dst), t.i1.resize(dst), t.w0.resize(dst), t.w1.resize(dst);
   for (int d = 0; d < dst; ++d) {
-    float f = static_cast<float>((d + 0.5) * scale - 0.5);
+    float f = static_cast<float>(strict_round((d + 0.5) * scale) - 0.5);
     int s = floor_to_int(f);
     f -= static_cast<float>(s);
     if (s < 0) f = 0.f, s = 0;
@@ -77,7 +77,7 @@ inline LinearTaps row_taps(int src, int dst) {
   LinearTaps t;
   t.i0.resize(dst), t.i1.resize(dst), t.w0.resize(dst), t.w1.resize(dst);
   for (int d = 0; d < dst; ++d) {
-    float f = static_cast<float>((d + 0.5) * scale - 0.5);
+    float f = static_cast<float>(strict_round((d + 0.5) * scale) - 0.5);
     const int s = floor_to_int(f);
     f -= static_cast<float>(s);
     t.i0[d] = clip(s);
