@@ -29,8 +29,12 @@
 #endif
 
 #ifdef YV9_STB_EXTERNAL
+#ifndef STBI_INCLUDE_STB_IMAGE_H  // (the implementation part of stb has no include guard)
 #include YV9_STB_IMAGE_HEADER
+#endif
+#ifndef INCLUDE_STB_IMAGE_WRITE_H
 #include YV9_STB_IMAGE_WRITE_HEADER
+#endif
 #elif !defined(YV9_DETAIL_STB_COMPILED)
 #define YV9_DETAIL_STB_COMPILED
 #if defined(STBI_INCLUDE_STB_IMAGE_H) || defined(INCLUDE_STB_IMAGE_WRITE_H)
