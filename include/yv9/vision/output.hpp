@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "image.hpp"
+#include "../io/atomic_file.hpp"
+#include "../io/json.hpp"
 #include "nms.hpp"
 #include "stb.hpp"
 
@@ -56,39 +58,8 @@ inline void append_bytes(void* ctx, void* data, int size) {
 
 }  // namespace detail
 
-// Writes `data` to `path` atomically: `path.tmp-XXXXXXXX` in the same folder, flushed, then
-// renamed over `path`. The temporary file is removed on any failure. Throws IoError naming path.
-inline void write_file_atomic(const std::string& path, const void* data, std::size_t size) {
-  std::random_device rd;
-  char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".tmp-%08x", static_cast<unsigned>(rd()));
-  const std::string tmp = path + suffix;
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw IoError(path + ": cannot create temporary file " + tmp + " (" + std::strerror(errno) + ")");
-    if (size) f.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
-    f.flush();
-    if (!f) {
-      f.close();
-      std::remove(tmp.c_str());
-      throw IoError(path + ": write failed (disk full?)");
-    }
-    f.close();
-    if (f.fail()) {
-      std::remove(tmp.c_str());
-      throw IoError(path + ": closing the temporary file failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw IoError(path + ": cannot rename the temporary file into place (" + why + ")");
-  }
-}
-
-inline void write_file_atomic(const std::string& path, const std::string& text) {
-  write_file_atomic(path, text.data(), text.size());
-}
+// Atomic writes (temp file in the same folder, fsync, rename) come from the io layer.
+using io::write_file_atomic;
 
 // Encodes `im` as PNG or JPEG (quality 95, cv2.imwrite's default) chosen by the extension of
 // `path_or_ext` (.png, .jpg, .jpeg). Throws UsageError for any other extension.
@@ -148,32 +119,9 @@ inline bool write_yolo_labels(const std::string& path, const std::vector<Detecti
 }
 
 // ---- JSON -------------------------------------------------------------------------------------
-// (A minimal writer; the io layer's json.hpp may replace it.)
 
-// JSON string literal: quotes, backslashes and control characters escaped; other bytes as is.
-inline std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      case '\b': o += "\\b"; break;
-      case '\f': o += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char u[8];
-          std::snprintf(u, sizeof u, "\\u%04x", c);
-          o += u;
-        } else {
-          o += static_cast<char>(c);
-        }
-    }
-  }
-  return o + "\"";
-}
+// JSON string literal (io::json_quote: escapes, invalid UTF-8 replaced so the output stays valid).
+inline std::string json_string(const std::string& s) { return io::json_quote(s); }
 
 // Shortest decimal that reads back as the same float32 ("null" for NaN/inf, which JSON lacks).
 inline std::string json_number(float v) {
