@@ -99,14 +99,16 @@ inline __m512 exp16(__m512 x) {
   const __m512 p = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(r, r), q, r));
   return _mm512_mask_scalef_ps(p, kAll16, p, n);
 }
-// 1/d to ~2^-28 relative: rcp14 plus one Newton step is cheaper than vdivps on a zmm.
+// 1/d for d >= 1 to ~2^-28 relative: rcp14 plus one Newton step is cheaper than vdivps on a zmm.
+// The Newton step would turn d = inf into inf * 0 = NaN, so d > 2^126 (1/d below FLT_MIN) gives 0.
 inline __m512 recip16(__m512 d) {
   const __m512 y = _mm512_mask_rcp14_ps(d, kAll16, d);
-  return _mm512_fmadd_ps(y, _mm512_fnmadd_ps(d, y, _mm512_set1_ps(1.0f)), y);
+  const __m512 r = _mm512_fmadd_ps(y, _mm512_fnmadd_ps(d, y, _mm512_set1_ps(1.0f)), y);
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(d, _mm512_set1_ps(0x1p126f), _CMP_GT_OQ), r, _mm512_setzero_ps());
 }
 inline __m512 sigmoid16(__m512 x) {
   const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), x));
-  return recip16(_mm512_add_ps(_mm512_set1_ps(1.0f), e));  // e = inf -> rcp14(inf) = 0
+  return recip16(_mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 inline __m512 silu16(__m512 x) { return _mm512_mul_ps(x, sigmoid16(x)); }
 // Horizontal sum in a fixed order (lane pairs, then halves): deterministic and warning-free.
