@@ -195,13 +195,18 @@ struct Im2colB final : BPacker {
         zero(d, len);
         continue;
       }
-      // Taps t in [lo, hi) read inside the row: 0 <= ix0 + t*sw < W.
-      const std::int64_t lo = ix0 >= 0 ? 0 : std::min(len, (-ix0 + sw - 1) / sw);
-      const std::int64_t hi = std::max(lo, ix0 >= W ? 0 : std::min(len, (W - ix0 + sw - 1) / sw));
-      if (lo == 0 && hi == len && sw == 1 && len == kGemmNR) {
-        std::memcpy(d, row + ix0, sizeof(float) * kGemmNR);  // the common case: fixed size, inlined
+      if (ix0 >= 0 && ix0 + (len - 1) * sw < W) {  // all taps inside the row: no zeros, no divisions
+        if (sw == 1 && len == kGemmNR)
+          std::memcpy(d, row + ix0, sizeof(float) * kGemmNR);  // the common case: fixed size, inlined
+        else if (sw == 1)
+          for (std::int64_t t = 0; t < len; ++t) d[t] = row[ix0 + t];
+        else
+          for (std::int64_t t = 0; t < len; ++t) d[t] = row[ix0 + t * sw];
         continue;
       }
+      // Border: taps t in [lo, hi) read inside the row (0 <= ix0 + t*sw < W), zeros around them.
+      const std::int64_t lo = ix0 >= 0 ? 0 : std::min(len, (-ix0 + sw - 1) / sw);
+      const std::int64_t hi = std::max(lo, ix0 >= W ? 0 : std::min(len, (W - ix0 + sw - 1) / sw));
       zero(d, lo);
       if (sw == 1)
         for (std::int64_t t = lo; t < hi; ++t) d[t] = row[ix0 + t];
@@ -253,6 +258,11 @@ inline void sgemm(const PackedA& A, std::int64_t m0, std::int64_t mc, const BPac
         const int ncols = static_cast<int>(std::min<std::int64_t>(kGemmNR, nc - j));
         constexpr int W = kGemmNR / gemm_detail::kNV;
         const int nv = (ncols + W - 1) / W;
+        if (j + 2 * kGemmNR <= nc)  // the next tile's C rows, with write intent, while this one computes
+          for (int r = 0; r < rows; ++r) {
+            __builtin_prefetch(crow + r * ldc + j + kGemmNR, 1, 3);
+            __builtin_prefetch(crow + r * ldc + j + kGemmNR + 16, 1, 3);
+          }
         gemm_detail::kKernels[static_cast<std::size_t>((rows - 1) * gemm_detail::kNV + (nv - 1))](
             kc, ap, scratch + j * kc, crow + j, ldc, ncols, load_c);
         if (last && epi_pass)
