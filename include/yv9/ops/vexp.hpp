@@ -83,10 +83,10 @@ inline float exp_scalar(float x) {
 inline constexpr __mmask16 kAll16 = 0xFFFF;
 
 inline __m512 exp16(__m512 x) {
-  // Clamp with compare+blend: an ordered compare is false for NaN, so NaN passes through.
-  const __m512 hi = _mm512_set1_ps(kExpHi), lo = _mm512_set1_ps(kExpLo);
-  x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), x, hi);
-  x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), x, lo);
+  // vminps/vmaxps return the second operand when either is NaN: with the constant first, a NaN x
+  // passes through the clamp.
+  x = _mm512_maskz_min_ps(kAll16, _mm512_set1_ps(kExpHi), x);
+  x = _mm512_maskz_max_ps(kAll16, _mm512_set1_ps(kExpLo), x);
   const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(kLog2e));
   const __m512 n = _mm512_mask_roundscale_ps(t, kAll16, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
