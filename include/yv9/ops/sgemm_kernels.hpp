@@ -114,6 +114,10 @@ inline void micro_kernel(std::int64_t kc, const float* a, const float* b, float*
 #pragma GCC unroll 2
   for (std::int64_t k = 0; k < kc; ++k) {
     V bv[NV];
+    // B panels stream from L2 (the A panel stays in L1); the hardware prefetchers alone leave
+    // L2 latency exposed, so fetch 16 k-rows ahead (measured +0..6% over none, +1..5% over 8 rows).
+    __builtin_prefetch(b + 16 * kGemmNR, 0, 3);
+    if constexpr (kGemmNR * sizeof(float) > 64) __builtin_prefetch(b + 16 * kGemmNR + 16, 0, 3);
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = Isa::load(b + v * W);
 #pragma GCC unroll 16
