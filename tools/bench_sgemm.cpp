@@ -157,6 +157,21 @@ int main(int argc, char** argv) {
               static_cast<long long>(ops::kGemmKC));
   std::printf("measured single-core FMA peak: %.1f GFLOP/s (register-only FMA chains)\n\n", peak);
 
+  {
+    // Micro-kernel ceiling: the full MR x NR kernel over 8 packed B panels (kc = KC, 256 KiB, L2)
+    // and one A panel (L1), C in L1: what the loops around it can at best reach.
+    const std::int64_t kc = ops::kGemmKC;
+    std::vector<float> a(static_cast<std::size_t>(kc * ops::kGemmMR), 0.5f), b(static_cast<std::size_t>(kc * ops::kGemmNR * 8), 0.25f);
+    std::vector<float> c(static_cast<std::size_t>(ops::kGemmMR * ops::kGemmNR * 8));
+    const ops::gemm_detail::KernelFn kern = ops::gemm_detail::kKernels.back();
+    auto run = [&] {
+      for (int p = 0; p < 8; ++p)
+        kern(kc, a.data(), b.data() + p * kc * ops::kGemmNR, c.data() + p * ops::kGemmNR, 8 * ops::kGemmNR, ops::kGemmNR, true);
+    };
+    const double g = 2.0 * ops::kGemmMR * ops::kGemmNR * kc * 8 / best_seconds(reps, run) * 1e-9;
+    std::printf("micro-kernel alone (kc %lld, B panels in L2): %.1f GFLOP/s = %.1f%% of peak\n\n",
+                static_cast<long long>(kc), g, 100 * g / peak);
+  }
   std::vector<Shape> shapes = {
       {64, 25600, 576, "conv3x3 64->64 @160", 64, 160, 1},
       {128, 6400, 1152, "conv3x3 128->128 @80", 128, 80, 1},
