@@ -83,7 +83,10 @@ void check_gemm(const Case& c, std::int64_t m0, std::int64_t mc, std::int64_t j0
   ops::Epilogue e = epi;
   if (e.bias) e.bias = bias.data();
 
-  const ops::PackedA pa = ops::pack_a(A.data(), c.M, c.K, c.K);
+  // Pack into a PackedA that held a bigger, different matrix before: storage reuse must not leak
+  // stale values into the zero padding.
+  ops::PackedA pa = ops::pack_a(random_vec((c.M + 13) * (c.K + 7), rng).data(), c.M + 13, c.K + 7, c.K + 7);
+  ops::pack_a(pa, A.data(), c.M, c.K, c.K);
   std::vector<float> scratch(ops::gemm_scratch_floats(nc) + 1);
   const ops::DenseB db(B.data(), c.N);
   const TransposedB tb(Bt.data(), c.K);

@@ -46,6 +46,18 @@
 //
 // m0 and j0 may be any values (not only multiples of MR / NR): a panel pointer may start inside a
 // panel, rows keep the panel's stride MR.
+//
+// Using it (convolution, per group g; Mg = c_out/groups, K = c_in/groups*kh*kw, P = Ho*Wo):
+//   load time:  pa[g] = pack_a(weight + g*Mg*K, Mg, K, K)
+//   forward:    jobs = (image, group, column tile of nc = 256 pixels; all of P when P <= 512), and
+//               when P is small also row blocks of M: any split gives the same bits.
+//               B = Im2colB{src = in.plane(b, g*cin_g), H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo},
+//               or DenseB(in.plane(b, g*cin_g), H*W) for 1x1 / stride 1 / no padding (no copy);
+//               sgemm(pa[g], 0, Mg, B, j0, nc, out.plane(b, g*Mg), P,
+//                     Epilogue{bias + g*Mg, act}, scratch)   scratch: gemm_scratch_floats(256)
+//               floats per thread (256 KiB), allocated once per parallel region.
+// Attention:    S = Q K: pack_a(pq, Q + r0*d, nr, d, d) into a reused PackedA, DenseB(K + c0, Lk);
+//               acc += P V: pack_a the probability block, DenseB(V + c0*d, d), accumulate = true.
 #pragma once
 #include <algorithm>
 #include <cassert>
@@ -99,9 +111,9 @@ inline std::int64_t gemm_k_block(std::int64_t K) {
   return (K + blocks - 1) / blocks;
 }
 
-// A: row-major M x K with leading dimension lda (>= K).
-inline PackedA pack_a(const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
-  PackedA p;
+// A: row-major M x K with leading dimension lda (>= K). Packs into p, reusing its storage when it
+// is large enough (attention packs a Q or score block per call without allocating).
+inline void pack_a(PackedA& p, const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
   p.M = M;
   p.K = K;
   p.kb = gemm_k_block(K);
@@ -118,6 +130,10 @@ inline PackedA pack_a(const float* A, std::int64_t M, std::int64_t K, std::int64
       }
     }
   }
+}
+inline PackedA pack_a(const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
+  PackedA p;
+  pack_a(p, A, M, K, lda);
   return p;
 }
 
