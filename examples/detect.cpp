@@ -1,5 +1,8 @@
 // detect — the example binary (SPEC §3).
 //
+//   detect --weights M.bin --source IMG|DIR [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]
+//          [--classes C ...] [--agnostic-nms] [--square] [--out DIR] [--save-txt] [--save-conf] [--json]
+//          [--nosave] [--threads N]                       upstream detect.py, same boxes
 //   detect --config MODEL.yaml --summary                 upstream's per-layer table, last line "<N> parameters"
 //   detect --weights M.bin --tensor IN.npy --raw OUT.npy parity mode: the tensor upstream feeds into NMS
 //   detect --weights M.bin --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]
@@ -10,6 +13,11 @@
 #include <yv9/io/atomic_file.hpp>
 #include <yv9/io/npy.hpp>
 #include <yv9/model/loader.hpp>
+#include <yv9/vision/all.hpp>
+#include <yv9/vision/detector.hpp>
+
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include <sys/resource.h>
 
@@ -27,6 +35,7 @@ namespace {
 struct Args {
   std::map<std::string, std::string> values;
   std::map<std::string, bool> flags;
+  std::vector<std::string> classes;
   bool has(const std::string& k) const { return values.count(k) || flags.count(k); }
   std::string get(const std::string& k, const std::string& fallback = "") const {
     auto it = values.find(k);
@@ -35,13 +44,27 @@ struct Args {
 };
 
 const char* kUsage =
-    "usage: detect --config MODEL.yaml --summary\n"
+    "usage: detect --weights M.bin --source IMG|DIR [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]\n"
+    "              [--classes C ...] [--agnostic-nms] [--square] [--out DIR] [--save-txt] [--save-conf] [--json]\n"
+    "              [--nosave] [--threads N]\n"
+    "       detect --config MODEL.yaml --summary\n"
     "       detect --weights M.bin --tensor IN.npy --raw OUT.npy [--threads N]\n"
     "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n";
 
+// upstream's long names are accepted as aliases
+std::string canonical(const std::string& k) {
+  static const std::map<std::string, std::string> alias = {{"--conf-thres", "--conf"}, {"--iou-thres", "--iou"},
+                                                           {"--imgsz", "--img"}, {"--img-size", "--img"},
+                                                           {"--project", "--out"}};
+  auto it = alias.find(k);
+  return it == alias.end() ? k : it->second;
+}
+
 Args parse_args(int argc, char** argv) {
-  static const std::vector<std::string> with_value = {"--config", "--weights", "--tensor", "--raw", "--threads", "--img", "--runs", "--warmup"};
-  static const std::vector<std::string> flags = {"--summary", "--help", "--bench"};
+  static const std::vector<std::string> with_value = {"--config", "--weights", "--tensor", "--raw", "--threads", "--img",
+                                                      "--runs", "--warmup", "--source", "--conf", "--iou", "--max-det", "--out"};
+  static const std::vector<std::string> flags = {"--summary", "--help", "--bench", "--agnostic-nms", "--square",
+                                                 "--save-txt", "--save-conf", "--json", "--nosave"};
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i], v;
@@ -52,7 +75,13 @@ Args parse_args(int argc, char** argv) {
       k = k.substr(0, eq);
       inline_value = true;
     }
-    if (std::find(flags.begin(), flags.end(), k) != flags.end()) {
+    k = canonical(k);
+    if (k == "--classes") {  // one or more values, like argparse nargs='+'
+      if (inline_value) a.classes.push_back(v);
+      while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) a.classes.push_back(argv[++i]);
+      if (a.classes.empty()) throw yv9::UsageError("--classes needs at least one class id");
+      a.flags[k] = true;
+    } else if (std::find(flags.begin(), flags.end(), k) != flags.end()) {
       if (inline_value) throw yv9::UsageError("option " + k + " takes no value");
       a.flags[k] = true;
     } else if (std::find(with_value.begin(), with_value.end(), k) != with_value.end()) {
@@ -62,8 +91,10 @@ Args parse_args(int argc, char** argv) {
       }
       if (a.values.count(k)) throw yv9::UsageError("option " + k + " given twice");
       a.values[k] = v;
-    } else {
+    } else if (k.rfind("-", 0) == 0) {
       throw yv9::UsageError("unknown option '" + k + "'");
+    } else {
+      throw yv9::UsageError("unexpected argument '" + k + "'");
     }
   }
   return a;
@@ -197,6 +228,136 @@ int run_bench(const Args& a) {
   return 0;
 }
 
+double parse_double(const std::string& s, const char* what, double lo, double hi) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || !end || *end || !(v >= lo && v <= hi))
+    throw yv9::UsageError(std::string(what) + " must be a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + s + "'");
+  return v;
+}
+
+bool is_dir(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool has_image_extension(const std::string& name) {
+  const std::string e = yv9::vision::detail::lower_extension(name);
+  return e == "jpg" || e == "jpeg" || e == "png" || e == "bmp";
+}
+
+// IMG or every image (by extension) of DIR, sorted by name as upstream's glob is.
+std::vector<std::string> list_sources(const std::string& src) {
+  if (!is_dir(src)) {
+    struct stat st;
+    if (::stat(src.c_str(), &st) != 0) throw yv9::IoError(src + ": no such file or directory");
+    return {src};
+  }
+  std::vector<std::string> files;
+  DIR* d = ::opendir(src.c_str());
+  if (!d) throw yv9::IoError(src + ": cannot read the directory");
+  while (dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n == "." || n == ".." || !has_image_extension(n)) continue;
+    const std::string path = src + (src.back() == '/' ? "" : "/") + n;
+    if (!is_dir(path)) files.push_back(path);
+  }
+  ::closedir(d);
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw yv9::IoError(src + ": no images (.jpg, .jpeg, .png, .bmp) in this directory");
+  return files;
+}
+
+void make_dirs(const std::string& path) {
+  std::string cur;
+  for (std::size_t i = 0; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      if (!cur.empty() && !is_dir(cur) && ::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+        throw yv9::IoError(cur + ": cannot create the directory (" + std::strerror(errno) + ")");
+    }
+    if (i < path.size()) cur += path[i];
+  }
+}
+
+std::string base_name(const std::string& p) { return p.substr(p.find_last_of('/') + 1); }
+std::string stem(const std::string& p) {
+  const std::string b = base_name(p);
+  return b.substr(0, b.rfind('.'));
+}
+
+// "2 circles, 1 star, " as upstream prints counts (per class, in class order, naive plural 's').
+std::string count_summary(const std::vector<yv9::vision::Detection>& det, const std::vector<std::string>& names) {
+  std::map<int, int> n;
+  for (const auto& d : det) ++n[d.cls];
+  std::string s;
+  for (const auto& kv : n) {
+    const std::string& name = names.at(static_cast<std::size_t>(kv.first));
+    s += std::to_string(kv.second) + " " + name + (kv.second > 1 ? "s" : "") + ", ";
+  }
+  return s;
+}
+
+int run_source(const Args& a) {
+  yv9::vision::DetectorOptions o;
+  o.img = parse_int(a.get("--img", "640"), "--img", 32, 8192);
+  o.square = a.has("--square");
+  o.nms.conf_thres = parse_double(a.get("--conf", "0.25"), "--conf", 0, 1);
+  o.nms.iou_thres = parse_double(a.get("--iou", "0.45"), "--iou", 0, 1);
+  o.nms.max_det = parse_int(a.get("--max-det", "1000"), "--max-det", 1, 1000000);
+  o.nms.agnostic = a.has("--agnostic-nms");
+  for (const auto& c : a.classes) o.nms.classes.push_back(parse_int(c, "--classes", 0, 1000000));
+  o.threads = a.has("--threads") ? parse_int(a.get("--threads"), "--threads", 0, 1024) : 0;
+  const std::vector<std::string> files = list_sources(a.get("--source"));
+  yv9::vision::Detector det(a.get("--weights"), o);
+  const std::string out = a.get("--out", "runs/detect");
+  const bool save_img = !a.has("--nosave"), save_txt = a.has("--save-txt"), save_conf = a.has("--save-conf");
+  make_dirs(out);
+  if (save_txt) make_dirs(out + "/labels");
+  std::vector<std::string> json;
+  int failed = 0;
+  yv9::vision::Timings total;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const std::string& f = files[i];
+    const std::string prefix = "image " + std::to_string(i + 1) + "/" + std::to_string(files.size()) + " " + f + ": ";
+    try {
+      yv9::vision::Image im = yv9::vision::load_image(f);
+      yv9::vision::DetectionResult r = det.detect(im);
+      yv9::vision::round_boxes(r.detections);  // detect.py rounds before drawing and saving
+      if (save_img) {
+        yv9::vision::draw_detections(im, r.detections, det.names());
+        const std::string ext = yv9::vision::detail::lower_extension(f);
+        yv9::vision::write_image(out + "/" + (ext == "bmp" ? stem(f) + ".png" : base_name(f)), im);
+      }
+      if (save_txt)
+        yv9::vision::write_yolo_labels(out + "/labels/" + stem(f) + ".txt", r.detections, im.width, im.height, save_conf);
+      if (a.has("--json"))
+        json.push_back(yv9::vision::detections_json(f, im.width, im.height, r.detections, det.names()));
+      std::printf("%s%dx%d %s%s(preprocess %.1fms, inference %.1fms, NMS %.1fms)\n", prefix.c_str(), r.geometry.out_h,
+                  r.geometry.out_w, count_summary(r.detections, det.names()).c_str(), r.detections.empty() ? "(no detections), " : "",
+                  r.timings.preprocess_ms, r.timings.inference_ms, r.timings.nms_ms);
+      std::fflush(stdout);
+      total.preprocess_ms += r.timings.preprocess_ms;
+      total.inference_ms += r.timings.inference_ms;
+      total.nms_ms += r.timings.nms_ms;
+    } catch (const yv9::Error& e) {
+      ++failed;
+      std::fprintf(stderr, "%sskipped: %s\n", prefix.c_str(), e.what());
+    }
+  }
+  if (a.has("--json")) {
+    std::string doc = "[\n";
+    for (std::size_t i = 0; i < json.size(); ++i) doc += json[i] + (i + 1 < json.size() ? ",\n" : "");
+    doc += "]\n";
+    yv9::io::write_file_atomic(out + "/detections.json", doc);
+  }
+  const std::size_t ok = files.size() - static_cast<std::size_t>(failed);
+  if (ok)
+    std::printf("Speed: %.1fms preprocess, %.1fms inference, %.1fms NMS per image (%d threads)\n", total.preprocess_ms / ok,
+                total.inference_ms / ok, total.nms_ms / ok, yv9::resolve_threads(o.threads));
+  std::printf("Results saved to %s (%zu of %zu images)\n", out.c_str(), ok, files.size());
+  return failed ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,6 +374,10 @@ int main(int argc, char** argv) {
     if (a.has("--bench")) {
       if (a.has("--weights") == a.has("--config")) throw yv9::UsageError("--bench needs exactly one of --weights M.bin or --config MODEL.yaml");
       return run_bench(a);
+    }
+    if (a.has("--source")) {
+      if (!a.has("--weights")) throw yv9::UsageError("--source needs --weights M.bin");
+      return run_source(a);
     }
     if (a.has("--tensor") || a.has("--raw")) {
       if (!a.has("--weights") || !a.has("--tensor") || !a.has("--raw"))

@@ -75,6 +75,7 @@ ops::Conv2d<T> make_conv(const ConvGeom& g, const std::vector<double>& w, const 
   c.act = act;
   c.weight.assign(w.begin(), w.end());
   c.bias.assign(bias.begin(), bias.end());
+  if (!w.empty()) c.finalize();  // spec mode (no weights) has nothing to pack
   return c;
 }
 

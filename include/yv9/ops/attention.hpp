@@ -13,11 +13,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "../core/view.hpp"
 #include "gemm.hpp"
+#include "sgemm.hpp"
+#include "vexp.hpp"
 
 namespace yv9::ops {
 
@@ -29,9 +33,177 @@ std::size_t attention_scratch_bytes(std::int64_t d, int threads) {
   return static_cast<std::size_t>(threads) * kAttnRowBlock * (kAttnColBlock + d + 2) * sizeof(T);
 }
 
+// ---- float: transposed formulation on sgemm -------------------------------------------------
+//
+// Per block of Br query rows (Br = a multiple of the GEMM's NR) and per block of <= 256 keys:
+//
+//   S^T [keys x Br] = K^T_blk [keys x d] * (scale * Q_blk)^T [d x Br]     written panel by panel:
+//        each NR-query panel of S^T is exactly sgemm's packed-B layout [keys][NR]
+//   online softmax down the keys, one query per SIMD lane (no transposes, no horizontal sums)
+//   O^T [d x Br] (+)= V^T_blk [d x keys] * P^T [keys x Br]               P^T used in place as packed B
+//
+// K^T and V^T blocks are packed once per call (O(Lk * d)); O = O^T / l transposed at the end.
+
+namespace attn_detail {
+
+inline constexpr std::int64_t kRows = std::int64_t(kGemmNR) * (96 / kGemmNR > 0 ? 96 / kGemmNR : 1);  // 96
+inline constexpr std::int64_t kKeys = kGemmKC;  // one K block per P^T GEMM
+
+// PackedA of the transpose of a column block: A[m][k] = src[k * ld + m] (m < M keys/dims, k < K).
+inline void pack_a_transposed(PackedA& p, const float* src, std::int64_t M, std::int64_t K, std::int64_t ld) {
+  p.M = M;
+  p.K = K;
+  p.kb = gemm_k_block(K);
+  p.mp = (M + kGemmMR - 1) / kGemmMR * kGemmMR;
+  p.data.assign(static_cast<std::size_t>(p.mp * K), 0.0f);
+  for (std::int64_t k0 = 0; k0 < K; k0 += p.kb) {
+    const std::int64_t kc = p.block_kc(k0);
+    for (std::int64_t m0 = 0; m0 < M; m0 += kGemmMR) {
+      float* dst = p.data.data() + k0 * p.mp + m0 * kc;
+      const std::int64_t rows = std::min<std::int64_t>(kGemmMR, M - m0);
+      for (std::int64_t k = 0; k < kc; ++k)
+        for (std::int64_t r = 0; r < rows; ++r) dst[k * kGemmMR + r] = src[(k0 + k) * ld + m0 + r];
+    }
+  }
+}
+
+// B packer over an already packed buffer (the scaled Q^T panels of a row block).
+struct PrepackedB final : BPacker {
+  const float* panels = nullptr;  // [ceil(Br/NR)][d][NR]
+  std::int64_t d = 0;
+  void pack(std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, float* dst) const override {
+    for (std::int64_t p = 0; p * kGemmNR < nc; ++p)
+      std::memcpy(dst + p * kc * kGemmNR, panels + ((j0 / kGemmNR + p) * d + k0) * kGemmNR,
+                  sizeof(float) * static_cast<std::size_t>(kc * kGemmNR));
+  }
+};
+
+// sgemm's B is already in its scratch (P^T written there by the softmax): nothing to pack.
+struct InPlaceB final : BPacker {
+  void pack(std::int64_t, std::int64_t, std::int64_t, std::int64_t, float*) const override {}
+};
+
+// One NR-lane panel of S^T [keys][NR]: online-softmax update of (m, l) per lane, P = exp(S - m)
+// in place, returns corr = exp(m_old - m_new) per lane in `corr`.
+inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float* corr) {
+  float mx[kGemmNR];
+  for (int j = 0; j < kGemmNR; ++j) mx[j] = m[j];
+  for (std::int64_t k = 0; k < keys; ++k)
+    for (int j = 0; j < kGemmNR; ++j) mx[j] = s[k * kGemmNR + j] > mx[j] ? s[k * kGemmNR + j] : mx[j];
+  float sum[kGemmNR] = {};
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX512F__)
+  constexpr int W = 16;
+  using V = __m512;
+  auto load = [](const float* p) { return _mm512_loadu_ps(p); };
+  auto store = [](float* p, V v) { _mm512_storeu_ps(p, v); };
+  auto sub = [](V a, V b) { return _mm512_sub_ps(a, b); };
+  auto add = [](V a, V b) { return _mm512_add_ps(a, b); };
+  auto ex = [](V v) { return vmath::exp16(v); };
+#else
+  constexpr int W = 8;
+  using V = __m256;
+  auto load = [](const float* p) { return _mm256_loadu_ps(p); };
+  auto store = [](float* p, V v) { _mm256_storeu_ps(p, v); };
+  auto sub = [](V a, V b) { return _mm256_sub_ps(a, b); };
+  auto add = [](V a, V b) { return _mm256_add_ps(a, b); };
+  auto ex = [](V v) { return vmath::exp8(v); };
+#endif
+  for (int j0 = 0; j0 < kGemmNR; j0 += W) {
+    const V vm = load(mx + j0);
+    V acc = sub(vm, vm);
+    for (std::int64_t k = 0; k < keys; ++k) {
+      const V e = ex(sub(load(s + k * kGemmNR + j0), vm));
+      store(s + k * kGemmNR + j0, e);
+      acc = add(acc, e);
+    }
+    store(sum + j0, acc);
+  }
+#else
+  for (std::int64_t k = 0; k < keys; ++k)
+    for (int j = 0; j < kGemmNR; ++j) {
+      const float e = vmath::exp_scalar(s[k * kGemmNR + j] - mx[j]);
+      s[k * kGemmNR + j] = e;
+      sum[j] += e;
+    }
+#endif
+  for (int j = 0; j < kGemmNR; ++j) {
+    corr[j] = vmath::exp_scalar(m[j] - mx[j]);  // exp(-inf) = 0 on the first key block
+    l[j] = l[j] * corr[j] + sum[j];
+    m[j] = mx[j];
+  }
+}
+
+}  // namespace attn_detail
+
+inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, const float* V, std::int64_t Lk,
+                            std::int64_t d, float scale, float* O, const Context& ctx) {
+  using namespace attn_detail;
+  const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys, rblocks = (rows + kRows - 1) / kRows;
+  // K^T and V^T, packed per key block (V^T[dim][key] = V[key][dim]).
+  std::vector<PackedA> kt(static_cast<std::size_t>(kblocks)), vt(static_cast<std::size_t>(kblocks));
+  std::vector<float> vtrans(static_cast<std::size_t>(d * Lk));
+  for (std::int64_t j = 0; j < Lk; ++j)
+    for (std::int64_t k = 0; k < d; ++k) vtrans[static_cast<std::size_t>(k * Lk + j)] = V[j * d + k];
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+  for (std::int64_t b = 0; b < kblocks; ++b) {
+    const std::int64_t c0 = b * kKeys, nk = std::min(kKeys, Lk - c0);
+    pack_a_transposed(kt[static_cast<std::size_t>(b)], K + c0, nk, d, Lk);
+    pack_a(vt[static_cast<std::size_t>(b)], vtrans.data() + c0, d, nk, Lk);
+  }
+  std::vector<float>().swap(vtrans);
+  const std::int64_t npanels = kRows / kGemmNR;
+#pragma omp parallel num_threads(ctx.threads)
+  {
+    std::vector<float> qpanels(static_cast<std::size_t>(npanels * d * kGemmNR));
+    std::vector<float> st(static_cast<std::size_t>(npanels * kKeys * kGemmNR));  // S^T / P^T panels
+    std::vector<float> scratch(gemm_scratch_floats(kGemmNR));
+    std::vector<float> ot(static_cast<std::size_t>(d * kRows)), m(kRows), l(kRows), corr(kRows);
+#pragma omp for schedule(static)
+    for (std::int64_t rb = 0; rb < rblocks; ++rb) {
+      const std::int64_t r0 = rb * kRows, nr = std::min(kRows, rows - r0);
+      // (scale * Q_blk)^T as packed-B panels [panel][d][NR], zero beyond the last row
+      for (std::int64_t p = 0; p < npanels; ++p)
+        for (std::int64_t k = 0; k < d; ++k)
+          for (std::int64_t j = 0; j < kGemmNR; ++j) {
+            const std::int64_t r = p * kGemmNR + j;
+            qpanels[static_cast<std::size_t>((p * d + k) * kGemmNR + j)] = r < nr ? scale * Q[(r0 + r) * d + k] : 0.0f;
+          }
+      PrepackedB qb;
+      qb.panels = qpanels.data();
+      qb.d = d;
+      std::fill(ot.begin(), ot.end(), 0.0f);
+      std::fill(m.begin(), m.end(), -std::numeric_limits<float>::infinity());
+      std::fill(l.begin(), l.end(), 0.0f);
+      const std::int64_t used_panels = (nr + kGemmNR - 1) / kGemmNR;
+      for (std::int64_t b = 0; b < kblocks; ++b) {
+        const std::int64_t nk = std::min(kKeys, Lk - b * kKeys);
+        const PackedA& ka = kt[static_cast<std::size_t>(b)];
+        for (std::int64_t p = 0; p < used_panels; ++p) {
+          float* sp = st.data() + p * nk * kGemmNR;
+          sgemm(ka, 0, nk, qb, p * kGemmNR, kGemmNR, sp - p * kGemmNR, kGemmNR, Epilogue{}, scratch.data());
+          softmax_panel(sp, nk, m.data() + p * kGemmNR, l.data() + p * kGemmNR, corr.data() + p * kGemmNR);
+        }
+        for (std::int64_t k = 0; k < d; ++k) {
+          float* row = ot.data() + k * kRows;
+          for (std::int64_t j = 0; j < used_panels * kGemmNR; ++j) row[j] *= corr[static_cast<std::size_t>(j)];
+        }
+        Epilogue acc;
+        acc.accumulate = true;
+        sgemm(vt[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, st.data());
+      }
+      for (std::int64_t j = 0; j < nr; ++j) {
+        const float inv = 1.0f / l[static_cast<std::size_t>(j)];
+        for (std::int64_t k = 0; k < d; ++k) O[(r0 + j) * d + k] = ot[static_cast<std::size_t>(k * kRows + j)] * inv;
+      }
+    }
+  }
+}
+
 template <class T>
 void attention_tiled(const T* Q, std::int64_t rows, const T* K, const T* V, std::int64_t Lk, std::int64_t d, T scale,
                      T* O, const Context& ctx) {
+  if constexpr (std::is_same_v<T, float>) return attention_sgemm(Q, rows, K, V, Lk, d, scale, O, ctx);
   const std::int64_t blocks = (rows + kAttnRowBlock - 1) / kAttnRowBlock;
 #pragma omp parallel num_threads(ctx.threads)
   {

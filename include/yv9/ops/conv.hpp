@@ -6,8 +6,10 @@
 //
 //   out_g[c_out/g x pixels] = W_g * cols[(c_in/g*kh*kw) x pixels]
 //
-// Output pixels are processed in fixed-width column tiles (the width depends only on the layer's
-// shape), so the scratch memory is bounded and results are identical for any thread count.
+// float runs on ops/sgemm (weights packed once by finalize(), im2col fused into B packing, bias
+// and activation in the GEMM epilogue); other types (double, the precision reference) run on
+// Eigen over explicit im2col tiles. Either way each output element is one fixed chain of
+// operations, so results are identical for any thread count and any work split.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include "../core/view.hpp"
 #include "activation.hpp"
 #include "gemm.hpp"
+#include "sgemm.hpp"
 
 namespace yv9::ops {
 
@@ -43,9 +46,21 @@ struct ConvGeom {
 template <class T>
 struct Conv2d {
   ConvGeom g;
-  std::vector<T> weight;  // [c2][c1/groups][kh][kw]
+  std::vector<T> weight;  // [c2][c1/groups][kh][kw]; released after packing unless kept
   std::vector<T> bias;    // [c2] or empty
   Activation act;
+  std::vector<PackedA> packed;  // float: one packed weight matrix per group
+
+  // Packs the weights for sgemm (float only). Without keep_plain the PyTorch-layout copy is freed.
+  void finalize(bool keep_plain = false) {
+    if constexpr (std::is_same_v<T, float>) {
+      packed.clear();
+      const std::int64_t Mg = g.cout_g(), K = g.kdim();
+      for (std::int64_t grp = 0; grp < g.groups; ++grp) packed.push_back(pack_a(weight.data() + grp * Mg * K, Mg, K, K));
+      if (!keep_plain) std::vector<T>().swap(weight);
+    }
+    (void)keep_plain;
+  }
 
   // Column-tile width: about 2 MiB of im2col scratch, a multiple of 16, between 128 and 4096.
   std::int64_t tile_width(std::int64_t pixels) const {
@@ -59,6 +74,9 @@ struct Conv2d {
     if (in.c != g.c1 || out.c != g.c2 || out.h != Ho || out.w != Wo || in.n != out.n)
       throw Error("Conv2d (" + g.str() + "): bad view shapes");
     if (P <= 0) return;
+    if constexpr (std::is_same_v<T, float>) {
+      if (!packed.empty()) return forward_sgemm(in, out, ctx);
+    }
     const std::int64_t K = g.kdim(), Mg = g.cout_g();
     const std::int64_t tw = tile_width(P), tiles = (P + tw - 1) / tw;
     const std::int64_t jobs = in.n * g.groups * tiles;
@@ -84,6 +102,76 @@ struct Conv2d {
         }
         gemm<T>(Mg, nt, K, weight.data() + grp * Mg * K, K, B, ldb, dst, P);
         epilogue(dst, P, grp * Mg, Mg, nt);
+      }
+    }
+  }
+
+  static EpiAct epi_act(const Activation& a, bool& separate) {
+    separate = false;
+    switch (a.kind) {
+      case ActKind::Identity: return EpiAct::None;
+      case ActKind::SiLU: return EpiAct::SiLU;
+      case ActKind::ReLU: return EpiAct::ReLU;
+      case ActKind::ReLU6: return EpiAct::ReLU6;
+      case ActKind::LeakyReLU: return EpiAct::LeakyReLU;
+      default: separate = true; return EpiAct::None;
+    }
+  }
+
+  // Jobs = (image, group, row block, column tile). Column tiles of 256 pixels (the whole map when it
+  // has <= 512); rows are split only when that leaves fewer than 4 jobs per thread. Any split gives
+  // the same bits (sgemm's contract), so the thread count never changes results.
+  void forward_sgemm(View<const T> in, View<T> out, const Context& ctx) const {
+    const std::int64_t Wo = g.out_w(in.w), P = g.out_h(in.h) * Wo, Mg = g.cout_g();
+    const std::int64_t nc = P <= 512 ? P : 256, tiles = (P + nc - 1) / nc;
+    std::int64_t mblocks = 1;
+    const std::int64_t base_jobs = in.n * g.groups * tiles, want = 4 * static_cast<std::int64_t>(ctx.threads);
+    if (base_jobs < want) mblocks = std::min((want + base_jobs - 1) / base_jobs, (Mg + kGemmMR - 1) / kGemmMR);
+    const std::int64_t mb = ((Mg + mblocks - 1) / mblocks + kGemmMR - 1) / kGemmMR * kGemmMR;
+    mblocks = (Mg + mb - 1) / mb;
+    const std::int64_t jobs = base_jobs * mblocks;
+    bool separate = false;
+    Epilogue epi;
+    epi.act = epi_act(act, separate);
+    epi.slope = static_cast<float>(act.slope);
+    const bool direct = g.pointwise();
+#pragma omp parallel num_threads(ctx.threads)
+    {
+      std::vector<float> scratch(gemm_scratch_floats(nc));
+#pragma omp for schedule(static)
+      for (std::int64_t job = 0; job < jobs; ++job) {
+        std::int64_t r = job;
+        const std::int64_t tile = r % tiles;
+        r /= tiles;
+        const std::int64_t mblk = r % mblocks;
+        r /= mblocks;
+        const std::int64_t grp = r % g.groups, b = r / g.groups;
+        const std::int64_t j0 = tile * nc, ncols = std::min(nc, P - j0), m0 = mblk * mb, mc = std::min(mb, Mg - m0);
+        const float* src = in.plane(b, grp * g.cin_g());
+        float* C = out.plane(b, grp * Mg);
+        Epilogue e = epi;
+        e.bias = bias.empty() ? nullptr : bias.data() + grp * Mg;
+        if (direct) {
+          DenseB B(src, in.hw());
+          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch.data());
+        } else {
+          Im2colB B;
+          B.src = src;
+          B.H = in.h;
+          B.W = in.w;
+          B.kh = g.kh;
+          B.kw = g.kw;
+          B.sh = g.sh;
+          B.sw = g.sw;
+          B.ph = g.ph;
+          B.pw = g.pw;
+          B.dh = g.dh;
+          B.dw = g.dw;
+          B.Wo = Wo;
+          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch.data());
+        }
+        if (separate)
+          for (std::int64_t i = 0; i < mc; ++i) act.apply(C + (m0 + i) * P + j0, ncols);
       }
     }
   }

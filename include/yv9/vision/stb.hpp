@@ -1,0 +1,87 @@
+// stb_image / stb_image_write, compiled into every translation unit that needs them.
+//
+// Both are header-only C libraries (Debian: libstb-dev, /usr/include/stb). To stay header-only
+// ourselves we compile them with *_STATIC (internal linkage: no clash between our TUs, nothing
+// to link) and restricted to what we use:
+//   decode: JPEG, PNG, BMP from memory only (no stdio: we read files ourselves so we can
+//           bound their size and parse EXIF). TGA is left out on purpose: it has no signature,
+//           so stb would "decode" arbitrary garbage as a TGA instead of reporting it corrupt.
+//   encode: PNG and JPEG through a write callback (we write the file atomically ourselves).
+// Their warnings are silenced here only.
+//
+// Interplay with a program that uses stb itself: include yv9's vision headers *before* any
+// stb_image.h of yours, or define YV9_STB_EXTERNAL to make yv9 use the stb declarations you
+// compile and link (then you must enable JPEG/PNG/BMP and the *_to_func writers).
+#pragma once
+
+#if defined(__has_include)
+#if __has_include(<stb_image.h>)
+#define YV9_STB_IMAGE_HEADER <stb_image.h>
+#define YV9_STB_IMAGE_WRITE_HEADER <stb_image_write.h>
+#elif __has_include(<stb/stb_image.h>)
+#define YV9_STB_IMAGE_HEADER <stb/stb_image.h>
+#define YV9_STB_IMAGE_WRITE_HEADER <stb/stb_image_write.h>
+#endif
+#endif
+#ifndef YV9_STB_IMAGE_HEADER
+#define YV9_STB_IMAGE_HEADER <stb_image.h>
+#define YV9_STB_IMAGE_WRITE_HEADER <stb_image_write.h>
+#endif
+
+#ifdef YV9_STB_EXTERNAL
+#ifndef STBI_INCLUDE_STB_IMAGE_H  // (the implementation part of stb has no include guard)
+#include YV9_STB_IMAGE_HEADER
+#endif
+#ifndef INCLUDE_STB_IMAGE_WRITE_H
+#include YV9_STB_IMAGE_WRITE_HEADER
+#endif
+#elif !defined(YV9_DETAIL_STB_COMPILED)
+#define YV9_DETAIL_STB_COMPILED
+#if defined(STBI_INCLUDE_STB_IMAGE_H) || defined(INCLUDE_STB_IMAGE_WRITE_H)
+#error "yv9/vision: stb_image(.h/_write.h) was included before yv9's vision headers; include yv9 first or define YV9_STB_EXTERNAL"
+#endif
+
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
+
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_NO_STDIO
+#define STBI_NO_LINEAR
+#define STBI_NO_HDR
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_BMP
+#include YV9_STB_IMAGE_HEADER
+
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#include YV9_STB_IMAGE_WRITE_HEADER
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+#endif

@@ -1,0 +1,55 @@
+// Counts live and peak heap bytes by replacing the global allocation functions. Include in exactly
+// one translation unit of a test executable (replacement functions are program-wide).
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+
+namespace yv9test {
+
+inline std::atomic<long long>& live_bytes() {
+  static std::atomic<long long> v{0};
+  return v;
+}
+inline std::atomic<long long>& peak_bytes() {
+  static std::atomic<long long> v{0};
+  return v;
+}
+inline void reset_peak() { peak_bytes() = live_bytes().load(); }
+
+// Each block is preceded by a header at p - 64 holding its size and the pointer to free.
+inline void* tracked_alloc(std::size_t n, std::size_t align) {
+  if (align < 64) align = 64;
+  char* raw = static_cast<char*>(std::aligned_alloc(align, (n + 2 * align - 1) / align * align));
+  if (!raw) throw std::bad_alloc();
+  char* p = raw + align;
+  reinterpret_cast<std::size_t*>(p - 64)[0] = n;
+  reinterpret_cast<char**>(p - 64)[1] = raw;
+  const long long now = live_bytes() += static_cast<long long>(n);
+  long long pk = peak_bytes().load();
+  while (now > pk && !peak_bytes().compare_exchange_weak(pk, now)) {
+  }
+  return p;
+}
+inline void tracked_free(void* ptr) {
+  if (!ptr) return;
+  char* p = static_cast<char*>(ptr);
+  live_bytes() -= static_cast<long long>(reinterpret_cast<std::size_t*>(p - 64)[0]);
+  std::free(reinterpret_cast<char**>(p - 64)[1]);
+}
+
+}  // namespace yv9test
+
+void* operator new(std::size_t n) { return yv9test::tracked_alloc(n, 64); }
+void* operator new[](std::size_t n) { return yv9test::tracked_alloc(n, 64); }
+void* operator new(std::size_t n, std::align_val_t a) { return yv9test::tracked_alloc(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return yv9test::tracked_alloc(n, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { yv9test::tracked_free(p); }
+void operator delete[](void* p) noexcept { yv9test::tracked_free(p); }
+void operator delete(void* p, std::size_t) noexcept { yv9test::tracked_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { yv9test::tracked_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { yv9test::tracked_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { yv9test::tracked_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { yv9test::tracked_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { yv9test::tracked_free(p); }

@@ -1,0 +1,143 @@
+// The detect command line as users (and outside tests) drive it: exit codes, one-line errors,
+// outputs. Runs build/bin/detect through the shell.
+#include <yv9/io/npy.hpp>
+#include <yv9/io/yaml.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "support.hpp"
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+std::string tmpdir() {
+  static std::string d = [] {
+    std::string t = std::string(YV9_BINARY_DIR) + "/cli-" + std::to_string(::getpid());
+    std::system(("rm -rf '" + t + "' && mkdir -p '" + t + "'").c_str());
+    return t;
+  }();
+  return d;
+}
+
+Run detect(const std::string& args) {
+  const std::string o = tmpdir() + "/stdout", e = tmpdir() + "/stderr";
+  const std::string cmd = std::string(YV9_BINARY_DIR) + "/bin/detect " + args + " >'" + o + "' 2>'" + e + "'";
+  const int st = std::system(cmd.c_str());
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(o), slurp(e)};
+}
+
+int lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+const std::string W = yv9test::source_dir() + "/weights/gelan-t-mmqa-shapes.bin";
+
+}  // namespace
+
+TEST_CASE("cli: usage errors exit 2 with the message first") {
+  Run r = detect("--bogus");
+  CHECK(r.code == 2);
+  CHECK(r.err.rfind("detect: unknown option '--bogus'", 0) == 0);
+  r = detect("--weights " + W + " --source");
+  CHECK(r.code == 2);
+  CHECK(r.err.rfind("detect: option --source needs a value", 0) == 0);
+  r = detect("");
+  CHECK(r.code == 2);
+  r = detect("--weights " + W + " --source x --conf 2");
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--conf must be a number") != std::string::npos);
+}
+
+TEST_CASE("cli: --summary prints upstream's table and the parameter count last") {
+  Run r = detect("--config " + yv9test::source_dir() + "/tests/data/ref/mmqa-small/model.yaml --summary");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("models.common.MMQARepNCSPELAN4") != std::string::npos);
+  const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+  CHECK(last.find(" parameters\n") != std::string::npos);
+  Run bad = detect("--config " + tmpdir() + "/missing.yaml --summary");
+  CHECK(bad.code == 1);
+  CHECK(lines(bad.err) == 1);
+}
+
+TEST_CASE("cli: --tensor/--raw writes the prediction; bad .npy inputs are refused in one line") {
+  const std::string dir = yv9test::source_dir() + "/tests/data/ref/gelan-leaky-nc3/";
+  const std::string out = tmpdir() + "/raw.npy";
+  Run r = detect("--weights " + dir + "model.bin --tensor " + dir + "in_32x32.npy --raw " + out + " --threads 1");
+  REQUIRE(r.code == 0);
+  yv9::Tensor<float> y = yv9::io::read_npy_f32(out);
+  CHECK(y.dim(1) == 7);
+  // a float64 array, a truncated file, a text file: exit 1, one line, no output file
+  const std::string f64 = tmpdir() + "/f64.npy";
+  {
+    std::string h = "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 3, 32, 32), }";
+    h.append(118 - h.size(), ' ');
+    h += '\n';
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(h.size() & 0xff) + char(h.size() >> 8) + h +
+                        std::string(8 * 3 * 32 * 32, '\0');
+    std::ofstream(f64, std::ios::binary) << bytes;
+  }
+  const std::string trunc = tmpdir() + "/trunc.npy";
+  std::string good = slurp(dir + "in_32x32.npy");
+  std::ofstream(trunc, std::ios::binary) << good.substr(0, good.size() / 2);
+  const std::string text = tmpdir() + "/text.npy";
+  std::ofstream(text) << "hello";
+  for (const std::string& bad : {f64, trunc, text}) {
+    CAPTURE(bad);
+    std::remove((tmpdir() + "/never.npy").c_str());
+    Run b = detect("--weights " + dir + "model.bin --tensor " + bad + " --raw " + tmpdir() + "/never.npy");
+    CHECK(b.code == 1);
+    CHECK(lines(b.err) == 1);
+    CHECK(b.err.find(bad) != std::string::npos);
+    CHECK(!yv9test::exists(tmpdir() + "/never.npy"));
+  }
+}
+
+TEST_CASE("cli: --source on a directory with a corrupt image reports it, goes on, exits 1") {
+  const std::string src = tmpdir() + "/imgs";
+  std::system(("mkdir -p '" + src + "' && cp '" + yv9test::source_dir() + "/weights/samples/samples_00001.png' '" + src + "/a.png'").c_str());
+  std::ofstream(src + "/b.png", std::ios::binary) << "\x89PNG\r\n\x1a\nbroken";
+  const std::string out = tmpdir() + "/out";
+  Run r = detect("--weights " + W + " --source " + src + " --img 160 --square --out " + out + " --save-txt --json");
+  CHECK(r.code == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("b.png") != std::string::npos);
+  CHECK(r.out.find("image 1/2") != std::string::npos);
+  CHECK(r.out.find("2 circles") != std::string::npos);
+  CHECK(yv9test::exists(out + "/a.png"));
+  CHECK(yv9test::exists(out + "/labels/a.txt"));
+  CHECK(slurp(out + "/detections.json").find("\"name\": \"circle\"") != std::string::npos);
+  // empty directory and missing source: one clear line, exit 1
+  std::system(("mkdir -p '" + tmpdir() + "/empty'").c_str());
+  Run e = detect("--weights " + W + " --source " + tmpdir() + "/empty");
+  CHECK(e.code == 1);
+  CHECK(lines(e.err) == 1);
+  CHECK(e.err.find("no images") != std::string::npos);
+  Run m = detect("--weights " + W + " --source " + tmpdir() + "/nope.jpg");
+  CHECK(m.code == 1);
+  CHECK(lines(m.err) == 1);
+}
+
+TEST_CASE("cli: a weight file for another model, and a truncated weight file") {
+  const std::string bad = tmpdir() + "/trunc.bin";
+  std::string w = slurp(W);
+  std::ofstream(bad, std::ios::binary) << w.substr(0, w.size() - 100);
+  Run r = detect("--weights " + bad + " --source " + yv9test::source_dir() + "/weights/samples");
+  CHECK(r.code == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("trunc.bin") != std::string::npos);
+}
