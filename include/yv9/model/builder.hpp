@@ -487,15 +487,23 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
     info.args_repr = Value::of_list(args).repr();
     info.channels = c2;
     const std::string prefix = "model." + std::to_string(i) + ".";
+    // BinderLimits errors know the tensor, not the config: add file:line and the layer.
+    auto make_at = [&](const std::string& p) {
+      try {
+        return make(p);
+      } catch (const LimitError& e) {
+        throw LimitError(r.where + ": " + e.what());
+      }
+    };
     if (n > 1) {
       const bool chained = r.from.size() == 1 && (mod == "Conv" || is_conv_like || mod == "Silence" || mod == "MultiQueryAttentionLayerWithDownSampling");
       if (!chained) bad(r, "repeats (n > 1) are only supported for single-input modules");
       if (r.ch[0] != c2) bad(r, "repeats (n > 1) need equal input and output channels (" + std::to_string(r.ch[0]) + " vs " + std::to_string(c2) + ")");
       std::vector<std::unique_ptr<Layer<T>>> parts;
-      for (std::int64_t k = 0; k < n; ++k) parts.push_back(make(prefix + std::to_string(k) + "."));
+      for (std::int64_t k = 0; k < n; ++k) parts.push_back(make_at(prefix + std::to_string(k) + "."));
       m.layers.push_back(std::make_unique<RepeatLayer<T>>(std::move(parts)));
     } else {
-      m.layers.push_back(make(prefix));
+      m.layers.push_back(make_at(prefix));
     }
     info.params = b.param_count() - params_before;
     ch.push_back(c2);
