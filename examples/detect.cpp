@@ -129,7 +129,11 @@ int run_raw(const Args& a) {
   const yv9::Context ctx = make_context(a);
   auto model = yv9::model::load_model<float>(a.get("--weights"));
   yv9::Tensor<float> x = yv9::io::read_npy_f32(a.get("--tensor"));
-  if (x.rank() != 4) throw yv9::FormatError(a.get("--tensor") + ": expected a 4-D NCHW tensor, got shape " + x.shape().str());
+  // The file, not the command line, is wrong here: a FormatError (one line), not the network's
+  // UsageError (which detect answers with the usage text).
+  if (x.rank() != 4 || x.dim(0) < 1 || x.dim(1) != model.net.in_channels() || x.dim(2) < 1 || x.dim(3) < 1)
+    throw yv9::FormatError(a.get("--tensor") + ": expected a [N, " + std::to_string(model.net.in_channels()) +
+                           ", H, W] float32 tensor with N, H, W >= 1, got shape " + x.shape().str());
   yv9::Tensor<float> y = model.net.forward(x, ctx);
   const std::vector<std::uint8_t> bytes = yv9::io::npy_bytes_f32(y);
   yv9::io::write_file_atomic(a.get("--raw"), bytes.data(), bytes.size());
