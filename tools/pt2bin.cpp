@@ -9,6 +9,8 @@
 #include <yv9/io/checkpoint.hpp>
 #include <yv9/io/weightfile.hpp>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -65,6 +67,9 @@ Options parse_args(int argc, char** argv) {
 std::string read_text_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw yv9::IoError(path + ": cannot open: " + std::strerror(errno));
+  // A directory opens as an ifstream and reads as empty: it would become an empty config.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw yv9::IoError(path + ": is a directory");
   std::ostringstream ss;
   ss << f.rdbuf();
   if (f.bad()) throw yv9::IoError(path + ": read failed");
