@@ -71,6 +71,14 @@
 #define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
+// stb's JPEG decoder trusts a scan to name Huffman tables that a DHT segment defined; when none
+// did, it decodes with the tables' never-initialised (malloc'ed) memory, so the pixels depend on
+// heap garbage and, for some garbage, its bit reader shifts by 32 (UBSan; found by
+// tests/fuzz/fuzz_image.cpp, kept in tests/test_hostile_images.cpp). Zeroed allocations make
+// such files decode deterministically; calloc of pixel buffers costs next to nothing.
+#define STBI_MALLOC(sz) calloc(1, sz)
+#define STBI_REALLOC(p, newsz) realloc(p, newsz)
+#define STBI_FREE(p) free(p)
 #include YV9_STB_IMAGE_HEADER
 
 #define STB_IMAGE_WRITE_STATIC
