@@ -34,7 +34,10 @@ std::string tmpdir() {
 
 Run detect(const std::string& args) {
   const std::string o = tmpdir() + "/stdout", e = tmpdir() + "/stderr";
-  const std::string cmd = std::string(YV9_BINARY_DIR) + "/bin/detect " + args + " >'" + o + "' 2>'" + e + "'";
+  // cross builds: run the target's binary through the emulator (tests/CMakeLists.txt sets it)
+  const char* emu = std::getenv("YV9_TEST_EMULATOR");
+  const std::string cmd = (emu ? std::string(emu) + " " : std::string()) + std::string(YV9_BINARY_DIR) + "/bin/detect " +
+                          args + " >'" + o + "' 2>'" + e + "'";
   const int st = std::system(cmd.c_str());
   return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(o), slurp(e)};
 }
