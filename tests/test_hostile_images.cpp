@@ -92,7 +92,7 @@ TEST_CASE("hostile images: every truncation of small real JPEG, PNG and BMP file
 }
 
 TEST_CASE("hostile images: a bit flip at every byte fails cleanly or decodes") {
-  for (const std::string f : {yv9test::data_dir() + "/vision/numbered_8x4.jpg",
+  for (const std::string& f : {yv9test::data_dir() + "/vision/numbered_8x4.jpg",
                               yv9test::source_dir() + "/tests/fuzz/seeds/image/gray16.png",
                               yv9test::source_dir() + "/tests/fuzz/seeds/image/rgb32.bmp"}) {
     CAPTURE(f);
