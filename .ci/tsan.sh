@@ -25,7 +25,7 @@ cmake -S . -B "$BUILD" -DCMAKE_CXX_COMPILER="$CXX_TSAN" -DCMAKE_BUILD_TYPE=RelWi
 ci_step "build test_concurrency"
 cmake --build "$BUILD" -j "$YV9_JOBS" --target test_concurrency
 ci_step "test_concurrency under TSan"
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:history_size=4:suppressions=$PWD/.ci/tsan.supp}
 if [ "$OPENMP" = ON ]; then
   export OMP_TOOL_LIBRARIES=$ARCHER
   export ARCHER_OPTIONS=${ARCHER_OPTIONS:-verbose=1}
