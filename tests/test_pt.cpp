@@ -312,6 +312,9 @@ TEST_CASE("pt: tensor views are checked against their storage") {
   PtLimits lim;
   lim.max_tensor_bytes = 1024;
   CHECK_THROWS_AS(checkpoint_of(one_tensor(0, {1000, 1000}, {0, 0}), lim), yv9::LimitError);
+  // A stride-0 view of one element claiming 400 MB: refused by the whole-file budget before allocating.
+  CHECK(error_of([&] { w(one_tensor(0, {100000, 1000}, {0, 0})); })
+            .find("bytes would take the tensors over the total of") != std::string::npos);
   Pk p;
   p.op("}(").str("w").tensor("FloatStorage", "7", 4, 0, {4}, {1}).op("u").stop();
   CHECK(error_of([&] { checkpoint_of(archive(p.b, {{"0", floats({1, 2, 3, 4})}})); })
