@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <yv9/io/checkpoint.hpp>
+#include <yv9/io/yaml.hpp>
 
 #include <cstdint>
 #include <fstream>
@@ -173,6 +174,13 @@ TEST_CASE("pt: the tiny model's config is upstream-shaped yaml") {
   CHECK(y.find("  - [-1, 1, nn.Upsample, [None, 2, 'nearest']]\n") != std::string::npos);
   CHECK(y.find("  - [[3], 1, DDetect, [nc]]\n") != std::string::npos);
   CHECK(y.find("activation: nn.LeakyReLU(0.1)\n") != std::string::npos);
+  // The engine's yaml reader takes it back.
+  const YamlNode doc = parse_yaml(y, "config");
+  REQUIRE(doc.find("head"));
+  REQUIRE(doc.find("head")->items.size() == 3);
+  CHECK(doc.find("head")->items[0].items[2].scalar == "nn.Upsample");
+  CHECK(doc.find("head")->items[0].items[3].items[2].scalar == "nearest");
+  CHECK(doc.find("note")->scalar == "it's: odd");
   CHECK(detail::YamlEmitter::py_float(1.0) == "1.0");
   CHECK(detail::YamlEmitter::py_float(0.33) == "0.33");
   CHECK(detail::YamlEmitter::py_float(1e-5) == "1.0e-05");
