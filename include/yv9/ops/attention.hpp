@@ -28,11 +28,6 @@ namespace yv9::ops {
 inline constexpr std::int64_t kAttnRowBlock = 64;
 inline constexpr std::int64_t kAttnColBlock = 256;
 
-template <class T>
-std::size_t attention_scratch_bytes(std::int64_t d, int threads) {
-  return static_cast<std::size_t>(threads) * kAttnRowBlock * (kAttnColBlock + d + 2) * sizeof(T);
-}
-
 // ---- float: transposed formulation on sgemm -------------------------------------------------
 //
 // Per block of Br query rows (Br = a multiple of the GEMM's NR) and per block of <= 256 keys:
@@ -197,6 +192,23 @@ inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, c
         for (std::int64_t k = 0; k < d; ++k) O[(r0 + j) * d + k] = ot[static_cast<std::size_t>(k * kRows + j)] * inv;
       }
     }
+  }
+}
+
+// Heap bytes attention_tiled<T> holds at most for one call (an upper bound; tested).
+template <class T>
+std::size_t attention_scratch_bytes(std::int64_t d, std::int64_t Lk, int threads) {
+  if constexpr (std::is_same_v<T, float>) {
+    using namespace attn_detail;
+    const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys;
+    const std::int64_t dpad = (d + kGemmMR - 1) / kGemmMR * kGemmMR, lkpad = Lk + kblocks * kGemmMR;
+    const std::int64_t shared = lkpad * d + dpad * Lk + d * Lk;  // K^T, V^T packed; V^T plain while packing
+    const std::int64_t per_thread = kRows * d + kRows * kKeys + static_cast<std::int64_t>(gemm_scratch_floats(kGemmNR)) +
+                                    d * kRows + 3 * kRows;
+    return static_cast<std::size_t>(shared + threads * per_thread) * sizeof(float);
+  } else {
+    (void)Lk;
+    return static_cast<std::size_t>(threads) * kAttnRowBlock * (kAttnColBlock + d + 2) * sizeof(T);
   }
 }
 
