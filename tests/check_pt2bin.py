@@ -102,6 +102,17 @@ def tensor_bytes(t):
     return t.numpy().tobytes()
 
 
+def none_as_text(v):
+    """pt2bin writes a Python None as `None`, as upstream's yaml files do; yaml reads that as 'None'."""
+    if v is None:
+        return "None"
+    if isinstance(v, dict):
+        return {k: none_as_text(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [none_as_text(x) for x in v]
+    return v
+
+
 def check_metadata(model, meta, errors):
     if model is None:
         if meta.get("bn_eps") != "0.001":
@@ -125,7 +136,7 @@ def check_metadata(model, meta, errors):
     y = getattr(model, "yaml", None)
     if isinstance(y, dict) and "config" in meta:
         import yaml
-        if yaml.safe_load(meta["config"]) != y:
+        if yaml.safe_load(meta["config"]) != none_as_text(y):
             errors.append("config text does not load back to the pickled yaml dict")
 
 

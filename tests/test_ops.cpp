@@ -7,7 +7,9 @@
 #include <yv9/ops/pool.hpp>
 #include <yv9/ops/reference.hpp>
 
+#include <cstring>
 #include <random>
+#include <tuple>
 
 #include "support.hpp"
 
@@ -167,4 +169,42 @@ TEST_CASE("nearest resize: PyTorch legacy index rule") {
   // 3 -> 5 upsample: floor(dst * 0.6)
   CHECK(ops::nearest_src(4, 3, 5) == 2);
   CHECK(ops::nearest_src(2, 3, 5) == 1);
+}
+
+TEST_CASE("pooling: fast paths equal the window loops bit for bit (NaN included)") {
+  std::mt19937 rng(5);
+  for (auto [k, s, p] : {std::tuple<int, int, int>{3, 2, 1}, {5, 1, 2}, {2, 2, 0}, {3, 1, 1}}) {
+    for (std::int64_t H : {1, 2, 7, 12}) {
+      Tensor<float> x = random_tensor<float>(Shape{1, 3, H, H + 3}, rng);
+      x[5 % x.size()] = std::nanf("");
+      ops::PoolGeom g;
+      g.kh = g.kw = k;
+      g.sh = g.sw = s;
+      g.ph = g.pw = p;
+      if (g.out_h(H) <= 0 || g.out_w(H + 3) <= 0) continue;
+      Tensor<float> fast(Shape{1, 3, g.out_h(H), g.out_w(H + 3)}), slow(fast.shape());
+      ops::max_pool2d<float>(cview(x), view(fast), g, Context{});
+      // reference: the window loop written out
+      for (std::int64_t c = 0; c < 3; ++c)
+        for (std::int64_t oy = 0; oy < slow.dim(2); ++oy)
+          for (std::int64_t ox = 0; ox < slow.dim(3); ++ox) {
+            float m = -INFINITY;
+            for (std::int64_t y = oy * s - p; y < oy * s - p + k; ++y)
+              for (std::int64_t xx = ox * s - p; xx < ox * s - p + k; ++xx)
+                if (y >= 0 && y < H && xx >= 0 && xx < H + 3) m = ops::nan_max(m, x.at(0, c, y, xx));
+            slow.at(0, c, oy, ox) = m;
+          }
+      CHECK(std::memcmp(fast.data(), slow.data(), fast.bytes()) == 0);
+    }
+  }
+  Tensor<float> x = random_tensor<float>(Shape{2, 2, 5, 6}, rng);
+  ops::PoolGeom a;
+  a.kh = a.kw = 2;
+  Tensor<float> y(Shape{2, 2, 4, 5});
+  ops::avg_pool2d<float>(cview(x), view(y), a, Context{});
+  for (std::int64_t n = 0; n < 2; ++n)
+    for (std::int64_t c = 0; c < 2; ++c)
+      for (std::int64_t i = 0; i < 4; ++i)
+        for (std::int64_t j = 0; j < 5; ++j)
+          CHECK(y.at(n, c, i, j) == (((x.at(n, c, i, j) + x.at(n, c, i, j + 1)) + x.at(n, c, i + 1, j)) + x.at(n, c, i + 1, j + 1)) / 4.0f);
 }

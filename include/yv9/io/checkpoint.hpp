@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -230,10 +231,8 @@ class CheckpointReader {
     if (!names_.insert(name).second) fail("tensor name \"" + name + "\" occurs twice");
     if (ck_.tensors.size() >= lim_.max_tensors)
       throw LimitError(a_.label() + ": more than " + std::to_string(lim_.max_tensors) + " tensors");
-    WriteTensor t = a_.read_tensor(v, name);
+    WriteTensor t = a_.read_tensor(v, name, a_.total_bytes_limit() - total_bytes_);
     total_bytes_ += t.bytes.size();
-    if (total_bytes_ > lim_.max_total_bytes)
-      throw LimitError(a_.label() + ": tensors total more than " + std::to_string(lim_.max_total_bytes) + " bytes");
     ck_.tensors.push_back(std::move(t));
   }
 
@@ -259,11 +258,17 @@ class CheckpointReader {
     return d;
   }
 
-  static bool in_set(const PyObject* set, const std::string& name) {
+  // Membership in a module's _non_persistent_buffers_set, hashed once per set object (a hostile
+  // file may share one huge set between many modules).
+  bool in_set(const PyObject* set, const std::string& name) {
     if (!set || (set->kind != PyKind::Set && set->kind != PyKind::List && set->kind != PyKind::Tuple)) return false;
-    for (const PyObject* x : set->items)
-      if (x->kind == PyKind::Str && x->text == name) return true;
-    return false;
+    auto it = name_sets_.find(set);
+    if (it == name_sets_.end()) {
+      it = name_sets_.emplace(set, std::unordered_set<std::string>()).first;
+      for (const PyObject* x : set->items)
+        if (x->kind == PyKind::Str) it->second.insert(x->text);
+    }
+    return it->second.count(name) > 0;
   }
 
   void walk_module(const PyObject* m, const std::string& prefix, int depth) {
@@ -363,6 +368,7 @@ class CheckpointReader {
   const PtLimits& lim_;
   Checkpoint ck_;
   std::unordered_set<std::string> names_;
+  std::unordered_map<const PyObject*, std::unordered_set<std::string>> name_sets_;
   std::vector<std::pair<std::string, double>> bn_eps_;
   std::uint64_t total_bytes_ = 0;
   std::size_t modules_ = 0;

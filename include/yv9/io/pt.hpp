@@ -40,7 +40,9 @@ namespace yv9::io {
 struct PtLimits {
   std::uint64_t max_file_bytes = std::uint64_t(16) << 30;
   std::uint64_t max_tensor_bytes = std::uint64_t(4) << 30;   // one tensor, in C order
-  std::uint64_t max_total_bytes = std::uint64_t(32) << 30;   // all tensors taken from a checkpoint
+  // All tensors taken from a checkpoint; 0 = 4 x the file size + 64 MiB. Views and shared storages
+  // let a file describe far more tensor bytes than it holds; real checkpoints stay below the file size.
+  std::uint64_t max_total_bytes = 0;
   std::size_t max_tensors = std::size_t(1) << 20;
   std::size_t max_modules = std::size_t(1) << 20;            // module visits when walking a model
   int max_depth = 64;                                        // module nesting, yaml nesting
@@ -166,6 +168,9 @@ class TorchArchive {
   const std::string& prefix() const { return prefix_; }
   const PyObject* root() const { return pickle_->root; }
   const PtLimits& limits() const { return lim_; }
+  std::uint64_t total_bytes_limit() const {
+    return lim_.max_total_bytes ? lim_.max_total_bytes : 4 * static_cast<std::uint64_t>(bytes_->size()) + (64u << 20);
+  }
 
   // True if v is a pickled tensor or parameter (possibly of a kind read_tensor refuses).
   static bool is_tensor(const PyObject* v) {
@@ -194,10 +199,11 @@ class TorchArchive {
     return rebuild(*v->cls, a, what);
   }
 
-  // The tensor's elements in C order as a WriteTensor called name.
-  WriteTensor read_tensor(const PyObject* v, const std::string& name) const {
+  // The tensor's elements in C order as a WriteTensor called name; budget caps its size in bytes
+  // (on top of the per-tensor limit) and is checked before anything is allocated.
+  WriteTensor read_tensor(const PyObject* v, const std::string& name, std::uint64_t budget = UINT64_MAX) const {
     const TensorRef t = tensor_ref(v, "tensor \"" + name + "\"");
-    return copy_tensor(t, name);
+    return copy_tensor(t, name, budget);
   }
 
  private:
@@ -307,7 +313,7 @@ class TorchArchive {
     if (numel == 0) last = -1;
   }
 
-  WriteTensor copy_tensor(const TensorRef& t, const std::string& name) const {
+  WriteTensor copy_tensor(const TensorRef& t, const std::string& name, std::uint64_t budget) const {
     const std::string what = "tensor \"" + name + "\"";
     if (t.shape.size() > static_cast<std::size_t>(kWeightMaxRank))
       fail(what + ": rank " + std::to_string(t.shape.size()) + " is over the maximum of " + std::to_string(kWeightMaxRank));
@@ -319,6 +325,10 @@ class TorchArchive {
         static_cast<std::uint64_t>(out_bytes) > lim_.max_tensor_bytes)
       throw LimitError(label_ + ": " + what + ": " + shape_str(t.shape) + " " + dtype_name(t.dtype) +
                        " is over the per-tensor limit of " + std::to_string(lim_.max_tensor_bytes) + " bytes");
+    if (static_cast<std::uint64_t>(out_bytes) > budget)
+      throw LimitError(label_ + ": " + what + ": " + std::to_string(out_bytes) +
+                       " bytes would take the tensors over the total of " + std::to_string(total_bytes_limit()) +
+                       " bytes allowed for this file");
     const std::string_view src = storage_bytes(t, what);
     const std::uint64_t storage_elems = t.storage_bytes / es;
     if (last >= 0 && static_cast<std::uint64_t>(last) >= storage_elems)

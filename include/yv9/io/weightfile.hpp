@@ -18,6 +18,8 @@
 //   - "bn_eps_by_module": optional JSON object serialised as a string, {"model.3.cv1.bn": 1e-05}, for
 //     BatchNorms whose eps differs from bn_eps (keys = state-dict prefix of the BatchNorm, no dot).
 //   - "source", "producer": informational (input file name, tool and version).
+//   - "stride": optional JSON array serialised as a string, the head strides pickled with the model,
+//     e.g. "[8,16,32]". Informational: the engine derives strides from the config.
 // - every other key is a tensor, by its PyTorch state-dict name (model.3.cv2.1._query_proj.0.weight):
 //   {"dtype": D, "shape": [d0, d1, ...], "data_offsets": [begin, end]} with offsets relative to the
 //   data buffer. D in F16 BF16 F32 F64 I8 U8 I16 I32 I64 BOOL.

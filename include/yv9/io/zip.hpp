@@ -118,11 +118,14 @@ class ZipArchive {
       fail("entry \"" + e.name + "\" is compressed (method " + std::to_string(e.method) +
            "); torch.save never compresses — was the archive re-zipped? Re-save it with torch.save");
     const char* p = reinterpret_cast<const char*>(data_ + e.data_offset);
-    if (limits_.verify_crc && e.crc != 0) {
+    const std::size_t idx = static_cast<std::size_t>(&e - entries_.data());
+    if (idx >= entries_.size() || &entries_[idx] != &e) throw UsageError(label_ + ": entry not from this archive");
+    if (limits_.verify_crc && e.crc != 0 && !crc_checked_[idx]) {
       const std::uint32_t c = detail::crc32_update(0, data_ + e.data_offset, static_cast<std::size_t>(e.size));
       if (c != e.crc)
         fail("entry \"" + e.name + "\": CRC mismatch (stored " + hex32(e.crc) + ", computed " + hex32(c) +
              "): the file is corrupted");
+      crc_checked_[idx] = 1;  // shared storages are read once per tensor: check each entry once
     }
     return std::string_view(p, static_cast<std::size_t>(e.size));
   }
@@ -253,6 +256,7 @@ class ZipArchive {
       if (!index_.emplace(e.name, entries_.size()).second) fail("duplicate entry \"" + e.name + "\"");
       entries_.push_back(std::move(e));
     }
+    crc_checked_.assign(entries_.size(), 0);
   }
 
   const std::uint8_t* data_;
@@ -261,6 +265,7 @@ class ZipArchive {
   ZipLimits limits_;
   std::vector<ZipEntry> entries_;
   std::unordered_map<std::string, std::size_t> index_;
+  mutable std::vector<std::uint8_t> crc_checked_;
 };
 
 }  // namespace yv9::io

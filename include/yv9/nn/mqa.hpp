@@ -80,7 +80,7 @@ class MQA {
     std::int64_t elems = 2 * a_.heads * a_.key_dim * Lq + 2 * a_.key_dim * Lk;
     if (pooled()) elems += a_.in * Lq;
     if (a_.kv > 1) elems += a_.in * Lk;  // one dw-conv output alive at a time
-    return static_cast<std::size_t>(elems) * sizeof(T) + ops::attention_scratch_bytes<T>(a_.key_dim, threads);
+    return static_cast<std::size_t>(elems) * sizeof(T) + ops::attention_scratch_bytes<T>(a_.key_dim, Lk, threads);
   }
 
   void forward(View<const T> in, View<T> out, const Context& ctx) const {

@@ -28,11 +28,6 @@ namespace yv9::ops {
 inline constexpr std::int64_t kAttnRowBlock = 64;
 inline constexpr std::int64_t kAttnColBlock = 256;
 
-template <class T>
-std::size_t attention_scratch_bytes(std::int64_t d, int threads) {
-  return static_cast<std::size_t>(threads) * kAttnRowBlock * (kAttnColBlock + d + 2) * sizeof(T);
-}
-
 // ---- float: transposed formulation on sgemm -------------------------------------------------
 //
 // Per block of Br query rows (Br = a multiple of the GEMM's NR) and per block of <= 256 keys:
@@ -48,24 +43,6 @@ namespace attn_detail {
 
 inline constexpr std::int64_t kRows = std::int64_t(kGemmNR) * (96 / kGemmNR > 0 ? 96 / kGemmNR : 1);  // 96
 inline constexpr std::int64_t kKeys = kGemmKC;  // one K block per P^T GEMM
-
-// PackedA of the transpose of a column block: A[m][k] = src[k * ld + m] (m < M keys/dims, k < K).
-inline void pack_a_transposed(PackedA& p, const float* src, std::int64_t M, std::int64_t K, std::int64_t ld) {
-  p.M = M;
-  p.K = K;
-  p.kb = gemm_k_block(K);
-  p.mp = (M + kGemmMR - 1) / kGemmMR * kGemmMR;
-  p.data.assign(static_cast<std::size_t>(p.mp * K), 0.0f);
-  for (std::int64_t k0 = 0; k0 < K; k0 += p.kb) {
-    const std::int64_t kc = p.block_kc(k0);
-    for (std::int64_t m0 = 0; m0 < M; m0 += kGemmMR) {
-      float* dst = p.data.data() + k0 * p.mp + m0 * kc;
-      const std::int64_t rows = std::min<std::int64_t>(kGemmMR, M - m0);
-      for (std::int64_t k = 0; k < kc; ++k)
-        for (std::int64_t r = 0; r < rows; ++r) dst[k * kGemmMR + r] = src[(k0 + k) * ld + m0 + r];
-    }
-  }
-}
 
 // B packer over an already packed buffer (the scaled Q^T panels of a row block).
 struct PrepackedB final : BPacker {
@@ -148,7 +125,7 @@ inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, c
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
   for (std::int64_t b = 0; b < kblocks; ++b) {
     const std::int64_t c0 = b * kKeys, nk = std::min(kKeys, Lk - c0);
-    pack_a_transposed(kt[static_cast<std::size_t>(b)], K + c0, nk, d, Lk);
+    pack_a_strided(kt[static_cast<std::size_t>(b)], K + c0, nk, d, 1, Lk);  // K^T: A[key][dim] = K[dim][key]
     pack_a(vt[static_cast<std::size_t>(b)], vtrans.data() + c0, d, nk, Lk);
   }
   std::vector<float>().swap(vtrans);
@@ -197,6 +174,23 @@ inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, c
         for (std::int64_t k = 0; k < d; ++k) O[(r0 + j) * d + k] = ot[static_cast<std::size_t>(k * kRows + j)] * inv;
       }
     }
+  }
+}
+
+// Heap bytes attention_tiled<T> holds at most for one call (an upper bound; tested).
+template <class T>
+std::size_t attention_scratch_bytes(std::int64_t d, std::int64_t Lk, int threads) {
+  if constexpr (std::is_same_v<T, float>) {
+    using namespace attn_detail;
+    const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys;
+    const std::int64_t dpad = (d + kGemmMR - 1) / kGemmMR * kGemmMR, lkpad = Lk + kblocks * kGemmMR;
+    const std::int64_t shared = lkpad * d + dpad * Lk + d * Lk;  // K^T, V^T packed; V^T plain while packing
+    const std::int64_t per_thread = kRows * d + kRows * kKeys + static_cast<std::int64_t>(gemm_scratch_floats(kGemmNR)) +
+                                    d * kRows + 3 * kRows;
+    return static_cast<std::size_t>(shared + threads * per_thread) * sizeof(float);
+  } else {
+    (void)Lk;
+    return static_cast<std::size_t>(threads) * kAttnRowBlock * (kAttnColBlock + d + 2) * sizeof(T);
   }
 }
 

@@ -30,9 +30,54 @@ struct PoolGeom {
   std::int64_t out_w(std::int64_t w) const { return out_size(w, kw, sw, pw, ceil_mode); }
 };
 
+// PyTorch's max: NaN wins (`val > max || isnan(val)`), which is associative, so the separable
+// fast path below gives the same bits as the window loop.
+template <class T>
+inline T nan_max(T m, T v) {
+  return (v > m || std::isnan(v)) ? v : m;
+}
+
+// Square window k, stride s, padding p (with -inf padding): rows then columns.
+template <class T>
+void max_pool2d_separable(const T* src, T* dst, std::int64_t H, std::int64_t W, std::int64_t Ho, std::int64_t Wo,
+                          std::int64_t k, std::int64_t s, std::int64_t p, T* tmp /* Ho*W... H*Wo */) {
+  // horizontal: tmp[y][ox] = max over x in window(ox), for every input row y
+  for (std::int64_t y = 0; y < H; ++y) {
+    const T* row = src + y * W;
+    T* t = tmp + y * Wo;
+    for (std::int64_t ox = 0; ox < Wo; ++ox) {
+      const std::int64_t x0 = std::max<std::int64_t>(ox * s - p, 0), x1 = std::min<std::int64_t>(ox * s - p + k, W);
+      T m = -std::numeric_limits<T>::infinity();
+      for (std::int64_t x = x0; x < x1; ++x) m = nan_max(m, row[x]);
+      t[ox] = m;
+    }
+  }
+  // vertical
+  for (std::int64_t oy = 0; oy < Ho; ++oy) {
+    const std::int64_t y0 = std::max<std::int64_t>(oy * s - p, 0), y1 = std::min<std::int64_t>(oy * s - p + k, H);
+    T* d = dst + oy * Wo;
+    for (std::int64_t ox = 0; ox < Wo; ++ox) d[ox] = -std::numeric_limits<T>::infinity();
+    for (std::int64_t y = y0; y < y1; ++y) {
+      const T* t = tmp + y * Wo;
+      for (std::int64_t ox = 0; ox < Wo; ++ox) d[ox] = nan_max(d[ox], t[ox]);
+    }
+  }
+}
+
 template <class T>
 void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
   const std::int64_t planes = in.n * in.c;
+  if (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw && g.kh > 1) {
+#pragma omp parallel num_threads(ctx.threads)
+    {
+      std::vector<T> tmp(static_cast<std::size_t>(in.h * out.w));
+#pragma omp for schedule(static)
+      for (std::int64_t pl = 0; pl < planes; ++pl)
+        max_pool2d_separable(in.plane(pl / in.c, pl % in.c), out.plane(pl / in.c, pl % in.c), in.h, in.w, out.h, out.w,
+                             g.kh, g.sh, g.ph, tmp.data());
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     const T* src = in.plane(pl / in.c, pl % in.c);
@@ -45,10 +90,7 @@ void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context&
         const std::int64_t x1 = std::min<std::int64_t>(ox * g.sw - g.pw + g.kw, in.w);
         T m = -std::numeric_limits<T>::infinity();
         for (std::int64_t y = y0; y < y1; ++y)
-          for (std::int64_t x = x0; x < x1; ++x) {
-            const T v = src[y * in.w + x];
-            if (v > m || std::isnan(v)) m = v;
-          }
+          for (std::int64_t x = x0; x < x1; ++x) m = nan_max(m, src[y * in.w + x]);
         dst[oy * out.w + ox] = m;
       }
     }
@@ -58,6 +100,21 @@ void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context&
 template <class T>
 void avg_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
   const std::int64_t planes = in.n * in.c;
+  if (g.kh == 2 && g.kw == 2 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) {
+    // ADown / AConv: ((a + b) + c) + d, then / 4 — PyTorch's summation order, vectorisable
+#pragma omp parallel for schedule(static) num_threads(ctx.threads)
+    for (std::int64_t pl = 0; pl < planes; ++pl) {
+      const T* src = in.plane(pl / in.c, pl % in.c);
+      T* dst = out.plane(pl / in.c, pl % in.c);
+      for (std::int64_t oy = 0; oy < out.h; ++oy) {
+        const T* r0 = src + oy * in.w;
+        const T* r1 = r0 + in.w;
+        T* d = dst + oy * out.w;
+        for (std::int64_t ox = 0; ox < out.w; ++ox) d[ox] = (((r0[ox] + r0[ox + 1]) + r1[ox]) + r1[ox + 1]) / T(4);
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) num_threads(ctx.threads)
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     const T* src = in.plane(pl / in.c, pl % in.c);

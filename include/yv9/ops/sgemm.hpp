@@ -111,9 +111,10 @@ inline std::int64_t gemm_k_block(std::int64_t K) {
   return (K + blocks - 1) / blocks;
 }
 
-// A: row-major M x K with leading dimension lda (>= K). Packs into p, reusing its storage when it
-// is large enough (attention packs a Q or score block per call without allocating).
-inline void pack_a(PackedA& p, const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
+// A[m][k] = src[m * stride_m + k * stride_k]: row-major (stride_k = 1) or a transposed view
+// (stride_m = 1, as attention's K^T). Packs into p, reusing its storage when large enough.
+inline void pack_a_strided(PackedA& p, const float* src, std::int64_t M, std::int64_t K, std::int64_t stride_m,
+                           std::int64_t stride_k) {
   p.M = M;
   p.K = K;
   p.kb = gemm_k_block(K);
@@ -125,11 +126,16 @@ inline void pack_a(PackedA& p, const float* A, std::int64_t M, std::int64_t K, s
       float* dst = p.data.data() + k0 * p.mp + m0 * kc;
       const std::int64_t rows = std::min<std::int64_t>(kGemmMR, M - m0);
       for (std::int64_t r = 0; r < rows; ++r) {
-        const float* src = A + (m0 + r) * lda + k0;
-        for (std::int64_t k = 0; k < kc; ++k) dst[k * kGemmMR + r] = src[k];
+        const float* row = src + (m0 + r) * stride_m + k0 * stride_k;
+        for (std::int64_t k = 0; k < kc; ++k) dst[k * kGemmMR + r] = row[k * stride_k];
       }
     }
   }
+}
+
+// A: row-major M x K with leading dimension lda (>= K).
+inline void pack_a(PackedA& p, const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
+  pack_a_strided(p, A, M, K, lda, 1);
 }
 inline PackedA pack_a(const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
   PackedA p;

@@ -1,0 +1,53 @@
+#!/bin/sh
+# CLI contract of pt2bin on good and bad files: exit codes, exactly one stderr line per error, and
+# no output (or temp) file left behind on failure.
+#   tests/pt2bin_cli_test.sh PT2BIN_BINARY tests/data/pt
+set -u
+BIN=$1
+DATA=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+
+# expect CODE DESCRIPTION ARGS...: runs pt2bin, checks the exit code and, for errors, one stderr line.
+expect() {
+  want=$1; what=$2; shift 2
+  "$BIN" "$@" > "$TMP/stdout" 2> "$TMP/stderr"
+  got=$?
+  lines=$(wc -l < "$TMP/stderr")
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL $what: exit $got, want $want"; cat "$TMP/stderr"; fail=1
+  elif [ "$want" -ne 0 ] && [ "$lines" -ne 1 ]; then
+    echo "FAIL $what: $lines stderr lines, want 1"; cat "$TMP/stderr"; fail=1
+  else
+    echo "ok   $what: exit $got $(head -c 160 "$TMP/stderr")"
+  fi
+}
+no_output() {
+  if ls "$TMP"/out.bin* > /dev/null 2>&1; then echo "FAIL $1: output or temp file left behind"; ls "$TMP"; fail=1; fi
+}
+
+expect 0 "convert a training checkpoint" "$DATA/train_ckpt.pt" "$TMP/good.bin"
+[ -s "$TMP/good.bin" ] || { echo "FAIL no output written"; fail=1; }
+expect 0 "list" --list "$DATA/module.pt"
+expect 0 "bare state dict with --no-config" "$DATA/sd_dtypes.pt" "$TMP/sd.bin" --no-config
+
+head -c 20000 "$DATA/train_ckpt.pt" > "$TMP/truncated.pt"
+expect 1 "truncated file" "$TMP/truncated.pt" "$TMP/out.bin"; no_output truncated
+cp "$DATA/train_ckpt.pt" "$TMP/corrupt.pt"
+printf '\377\377\377\377\377\377\377\377' | dd of="$TMP/corrupt.pt" bs=1 seek=200 conv=notrunc 2> /dev/null
+expect 1 "corrupted pickle bytes" "$TMP/corrupt.pt" "$TMP/out.bin"; no_output corrupt
+expect 1 "legacy format" "$DATA/legacy.pt" "$TMP/out.bin"; no_output legacy
+expect 1 "TorchScript" "$DATA/torchscript.pt" "$TMP/out.bin"; no_output torchscript
+printf 'version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n' > "$TMP/lfs.pt"
+expect 1 "git-lfs pointer" "$TMP/lfs.pt" "$TMP/out.bin"; no_output lfs
+printf '<html><body>Not Found</body></html>\n' > "$TMP/page.pt"
+expect 1 "HTML page" "$TMP/page.pt" "$TMP/out.bin"; no_output html
+expect 1 "missing input" "$TMP/nonexistent.pt" "$TMP/out.bin"; no_output missing
+expect 1 "unwritable output" "$DATA/module.pt" "$TMP/no/such/dir/out.bin"
+
+expect 2 "bare state dict without --config" "$DATA/sd_dtypes.pt" "$TMP/out.bin"; no_output noconfig
+expect 2 "no arguments"
+expect 2 "unknown option" --frobnicate "$DATA/module.pt" "$TMP/out.bin"
+expect 2 "--config without a value" "$DATA/module.pt" "$TMP/out.bin" --config
+exit $fail
