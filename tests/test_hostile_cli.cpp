@@ -211,24 +211,26 @@ TEST_CASE("hostile cli: pt2bin refuses bad checkpoints with one line and writes 
   spit(s.in("pickle.pt"), Bytes{0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e});
   fs::create_directories(s.in("dir.pt"));
   std::vector<std::string> inputs = {"empty.pt", "text.pt", "zip-head.pt", "pickle.pt", "dir.pt", "missing.pt"};
-  const std::string real = yv9test::fixtures_dir() + "/gelan-t-converted/gelan-t-converted.pt";
-  if (yv9test::exists(real)) {
-    const Bytes pt = slurp(real);
-    spit(s.in("cut-head.pt"), Bytes(pt.begin(), pt.begin() + 4096));
-    spit(s.in("cut-tail.pt"), Bytes(pt.begin(), pt.end() - 10));
-    Bytes flipped = pt;
-    flipped[pt.size() - 30] ^= 0xff;  // inside the end-of-central-directory record
-    spit(s.in("flip-eocd.pt"), flipped);
-    for (const char* n : {"cut-head.pt", "cut-tail.pt", "flip-eocd.pt"}) inputs.push_back(n);
-    // a good checkpoint with unreadable side files: still nothing written
-    spit(s.in("junk.txt"), Bytes(100, 0xff));
-    for (const std::string& side : {"--config " + quote(s.in("dir.pt")), "--names " + quote(s.in("junk.txt")),
-                                    "--config " + quote(s.in("missing.yaml"))}) {
-      const Run r = run_tool(s, "pt2bin", quote(real) + " " + bin + " " + side, out);
-      check_refused(r, "pt2bin " + side);
-    }
-  } else {
-    MESSAGE("SKIPPED the real-checkpoint cases: " << real << " not found (set YV9_FIXTURES)");
+  // converted.pt: a real (tiny) checkpoint that converts on its own, config and names included
+  const std::string real = yv9test::data_dir() + "/pt/converted.pt";
+  {
+    const Run r = run_tool(s, "pt2bin", quote(real) + " " + bin, out);
+    REQUIRE(r.code == 0);
+    CHECK(r.left == std::vector<std::string>{"model.bin"});
+  }
+  const Bytes pt = slurp(real);
+  spit(s.in("cut-head.pt"), Bytes(pt.begin(), pt.begin() + 4096));
+  spit(s.in("cut-tail.pt"), Bytes(pt.begin(), pt.end() - 10));
+  Bytes flipped = pt;
+  flipped[pt.size() - 30] ^= 0xff;  // inside the end-of-central-directory record
+  spit(s.in("flip-eocd.pt"), flipped);
+  for (const char* n : {"cut-head.pt", "cut-tail.pt", "flip-eocd.pt"}) inputs.push_back(n);
+  // a good checkpoint with unreadable side files: still nothing written
+  spit(s.in("junk.txt"), Bytes(100, 0xff));
+  for (const std::string& side : {"--config " + quote(s.in("dir.pt")), "--names " + quote(s.in("junk.txt")),
+                                  "--config " + quote(s.in("missing.yaml"))}) {
+    const Run r = run_tool(s, "pt2bin", quote(real) + " " + bin + " " + side, out);
+    check_refused(r, "pt2bin " + side);
   }
   for (const auto& in : inputs) {
     const Run r = run_tool(s, "pt2bin", quote(s.in(in)) + " " + bin, out);
