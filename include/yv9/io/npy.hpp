@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -129,6 +130,8 @@ inline NpyArray parse_npy(const std::uint8_t* data, std::size_t size, const std:
 }
 
 inline std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t max_bytes) {
+  // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw IoError(path + ": cannot open");
   f.seekg(0, std::ios::end);

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -138,6 +139,8 @@ class TorchArchive {
  public:
   // Reads the whole file (size checked against the limit first) and opens it.
   static TorchArchive open(const std::string& path, const PtLimits& limits = {}) {
+    // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
+    if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
     std::ifstream f(path, std::ios::binary | std::ios::ate);
     if (!f) throw IoError(path + ": cannot open: " + std::strerror(errno));
     const std::streamoff size = f.tellg();

@@ -44,6 +44,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -235,6 +236,8 @@ inline std::string quoted(const std::string& s) { return json_quote(s); }
 }  // namespace detail
 
 inline WeightFile WeightFile::load(const std::string& path, const WeightFileLimits& limits) {
+  // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw IoError(path + ": cannot open: " + std::strerror(errno));
   const std::streamoff size = f.tellg();

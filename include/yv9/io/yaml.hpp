@@ -6,6 +6,7 @@
 // scalars `|`/`>`, duplicate keys, several documents) is refused with `file:line:col: message`.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -463,6 +464,8 @@ inline YamlNode parse_yaml(const std::string& text, const std::string& label, Ya
 }
 
 inline std::string read_text_file(const std::string& path, std::size_t max_bytes) {
+  // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw IoError(path + ": cannot open");
   f.seekg(0, std::ios::end);
