@@ -29,8 +29,10 @@ seed_files() {
                   "$FIXTURES"/preprocess/preprocess.json ;;
     fuzz_weightfile) ls tests/data/ref/mod-*/model.bin tests/data/ref/mqa-standalone/model.bin tests/data/pt/*.expected.bin ;;
     fuzz_pt) ls tests/data/pt/*.pt ;;
-    # small images only: a 100 KB photo as seed makes every execution decode it (~100 exec/s)
-    fuzz_image) ls tests/fuzz/seeds/image/*.png tests/fuzz/seeds/image/*.bmp tests/data/vision/*.jpg ;;
+    # small images only: a 100 KB photo as seed makes every execution decode it (~100 exec/s);
+    # tests/data/hostile holds earlier findings, re-run first on every run
+    fuzz_image) ls tests/fuzz/seeds/image/*.png tests/fuzz/seeds/image/*.bmp tests/data/vision/*.jpg \
+                   tests/data/hostile/*.jpg ;;
   esac 2>/dev/null || true
 }
 # Longest input libFuzzer may generate: a little above the seeds that matter.
