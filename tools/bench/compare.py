@@ -202,11 +202,14 @@ def prepare(c, want_onnx, want_ref):
 
 
 def diff(a, b):
+    """-> (max |Δ| boxes, max |Δ| scores, mean |Δ| boxes, mean |Δ| scores) or None."""
     if a is None or b is None:
         return None
     if a.shape != b.shape:
-        return (float('inf'), float('inf'))
-    return float(np.abs(a[:, :4] - b[:, :4]).max()), float(np.abs(a[:, 4:] - b[:, 4:]).max())
+        return (float('inf'),) * 4
+    db = np.abs(a[:, :4].astype(np.float64) - b[:, :4])
+    ds = np.abs(a[:, 4:].astype(np.float64) - b[:, 4:])
+    return float(db.max()), float(ds.max()), float(db.mean()), float(ds.mean())
 
 
 def run_case(c, a, env):
@@ -295,7 +298,8 @@ def run_case(c, a, env):
         if d is None or noise is None:
             agree[e] = None
         else:
-            agree[e] = d[0] <= a.tol * max(noise[0], 1e-3) and d[1] <= a.tol * max(noise[1], 1e-5)
+            # mean |Δ|: robust to the few ill-conditioned outputs that dominate max |Δ| in every engine
+            agree[e] = d[2] <= a.tol * max(noise[2], 1e-4) and d[3] <= a.tol * max(noise[3], 1e-7)
     res['agree'] = agree
     return res
 
@@ -330,10 +334,10 @@ def fmt_rss_ratio(x, y):
     return f'{x["peak_mb"] / y["peak_mb"]:.2f}'
 
 
-def fmt_diff(d):
+def fmt_diff(d, mean=False):
     if d is None:
         return '—'
-    return f'{d[0]:.2g} / {d[1]:.2g}'
+    return f'{d[2]:.2g} / {d[3]:.2g}' if mean else f'{d[0]:.2g} / {d[1]:.2g}'
 
 
 def table(results):
@@ -354,14 +358,16 @@ def table(results):
 
 
 def detail(results):
-    lines = ['| model | size | graph | samples (ORT/torch/ours) | max\\|Δ\\| vs float64: ORT | torch | ours '
-             '| fp32 noise | note |', '|---|---|---|---|---:|---:|---:|---:|---|']
+    lines = ['| model | size | graph | samples ORT/torch/ours | vs float64, max\\|Δ\\| box/score: ORT | torch | ours '
+             '| fp32 noise | mean\\|Δ\\| box/score: ORT | torch | ours | fp32 noise | note |',
+             '|---|---|---|---|' + '---:|' * 8 + '---|']
     for r in results:
         E = r['engines']
         smp = '/'.join(str(E[e]['samples']) if e in E else '—' for e in ENGINES)
         v = r['vs64']
-        lines.append(f'| {r["name"]} | {r["hw"]} | {r["graph"]} | {smp} | {fmt_diff(v.get("ort"))} | '
-                     f'{fmt_diff(v.get("torch"))} | {fmt_diff(v.get("ours"))} | {fmt_diff(r["noise"])} | {r["note"]} |')
+        cells = [fmt_diff(v.get(e), m) for m in (False, True) for e in (*ENGINES, None)]
+        cells[3], cells[7] = fmt_diff(r['noise']), fmt_diff(r['noise'], True)
+        lines.append(f'| {r["name"]} | {r["hw"]} | {r["graph"]} | {smp} | ' + ' | '.join(cells) + f' | {r["note"]} |')
     return '\n'.join(lines)
 
 
@@ -398,7 +404,7 @@ def main():
                          'branch, or both (two rows); default full')
     ap.add_argument('--all', action='store_true', help='the issue #5 preset (see README)')
     ap.add_argument('--runs', type=int, default=10, help='timed runs per engine (default 10)')
-    ap.add_argument('--warmup', type=int, default=2, help='untimed runs per process (default 2)')
+    ap.add_argument('--warmup', type=int, default=1, help='untimed runs per process (default 1)')
     ap.add_argument('--per-proc', type=int, default=1,
                     help='timed runs per process per round (default 1: rounds = runs, finest interleaving)')
     ap.add_argument('--threads', type=int, default=2)
@@ -410,7 +416,7 @@ def main():
                     help='per-process cap: RSS watchdog for all, RLIMIT_AS for ORT/torch (default 8)')
     ap.add_argument('--timeout', type=float, default=1800, help='seconds per engine process (default 1800)')
     ap.add_argument('--tol', type=float, default=10.0,
-                    help='agree = max|Δ| vs float64 <= TOL x the fp32 noise (yv9ref fp32 vs fp64), default 10')
+                    help='agree = mean|Δ| vs float64 <= TOL x the fp32 noise (yv9ref fp32 vs fp64), default 10')
     ap.add_argument('--no-check', action='store_true', help='skip the output comparison')
     ap.add_argument('--out', help='markdown file (default tools/bench/results/<date>.md)')
     a = ap.parse_args()
@@ -446,7 +452,7 @@ def main():
             'difference of the decoded main output on the benchmark input: boxes (px) / scores. graph: single = the '
             'config has no auxiliary branch; full† = ORT and torch run the whole graph incl. the training-only '
             'auxiliary branch (as an export of upstream\'s model does), ours drops it; main = all three run only the '
-            'main branch. agree: max|Δ| vs float64 within --tol x the fp32 rounding noise (yv9ref in float32 vs float64, Details).', '',
+            'main branch. agree: mean|Δ| vs float64 (boxes and scores) within --tol x the fp32 rounding noise (yv9ref in float32 vs float64), see Details.', '',
             '## Details', '', detail(results), '']
     text = '\n'.join(body)
     print('\n' + text)
