@@ -16,6 +16,7 @@ Prints one JSON object: {"dir", "meta", "onnx": {variant: path}, "input", "weigh
 For a config without an auxiliary branch 'main' is the same network as 'full' (one file, 'full').
 """
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -85,6 +86,9 @@ def main():
         text = f.read()
     h, w = benchnet.parse_hw(a.img)
     d, stem = case_dir(a.cache, a.config, text)
+    os.makedirs(d, exist_ok=True)
+    lock = open(os.path.join(d, '.lock'), 'w')
+    fcntl.flock(lock, fcntl.LOCK_EX)  # one prepare per case directory at a time (others wait, then reuse)
     meta = ensure_weights(d, stem, text)
     inp = os.path.join(d, f'input-{h}x{w}.npy')
     if not os.path.exists(inp):
