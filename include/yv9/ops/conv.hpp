@@ -119,19 +119,28 @@ struct Conv2d {
     }
   }
 
-  // Jobs = (image, group, row block, column tile). Column tiles of 256 pixels (the whole map when it
-  // has <= 512); rows are split only when that leaves fewer than 4 jobs per thread. Any split gives
-  // the same bits (sgemm's contract), so the thread count never changes results.
+  // Jobs = (image, group, row block, column tile), sized so the threads get equal shares: column
+  // tiles (multiples of NR, ~256 wide) when the map is large; otherwise one tile per map and the
+  // output channels split into one block per thread (each block packs its B once, so splitting
+  // rows further would only repeat the im2col work). Any split gives the same bits (sgemm's
+  // contract), so neither the thread count nor this heuristic changes results.
   void forward_sgemm(View<const T> in, View<T> out, const Context& ctx) const {
     const std::int64_t Wo = g.out_w(in.w), P = g.out_h(in.h) * Wo, Mg = g.cout_g();
-    const std::int64_t nc = P <= 512 ? P : 256, tiles = (P + nc - 1) / nc;
-    std::int64_t mblocks = 1;
     const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
-    const std::int64_t base_jobs = in.n * g.groups * tiles, want = nt > 1 ? 4 * static_cast<std::int64_t>(nt) : 1;
-    if (base_jobs < want) mblocks = std::min((want + base_jobs - 1) / base_jobs, (Mg + kGemmMR - 1) / kGemmMR);
+    const std::int64_t outer = in.n * g.groups;
+    std::int64_t tiles = P <= 512 ? 1 : (P + 255) / 256;
+    if (tiles > 1 && outer < nt) {  // balance: a multiple of the thread count, equal widths
+      const std::int64_t per = (tiles * outer + nt - 1) / nt;
+      tiles = (per * nt + outer - 1) / outer;
+    }
+    std::int64_t nc = (P + tiles - 1) / tiles;
+    if (tiles > 1) nc = (nc + kGemmNR - 1) / kGemmNR * kGemmNR;
+    tiles = (P + nc - 1) / nc;
+    std::int64_t mblocks = 1;
+    if (outer * tiles < nt) mblocks = std::min<std::int64_t>((nt + outer * tiles - 1) / (outer * tiles), (Mg + kGemmMR - 1) / kGemmMR);
     const std::int64_t mb = ((Mg + mblocks - 1) / mblocks + kGemmMR - 1) / kGemmMR * kGemmMR;
     mblocks = (Mg + mb - 1) / mb;
-    const std::int64_t jobs = base_jobs * mblocks;
+    const std::int64_t jobs = outer * tiles * mblocks;
     bool separate = false;
     Epilogue epi;
     epi.act = epi_act(act, separate);
