@@ -90,7 +90,7 @@ Bytes tiff_orientation(int orientation, bool little = false) {
 Bytes test_jpeg(int w, int h) {
   const std::string path =
       std::string(YV9_SOURCE_DIR) + "/tests/data/vision/numbered_" + std::to_string(w) + "x" + std::to_string(h) + ".jpg";
-  return read_file_bytes(path);
+  return yv9::io::read_file_bytes(path, 1u << 20);
 }
 
 // A small JPEG with an APP1 segment inserted after SOI.

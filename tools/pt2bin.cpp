@@ -7,6 +7,7 @@
 //
 // Exit status: 0 ok, 1 bad or unsupported input (one line on stderr naming the file), 2 usage.
 #include <yv9/io/checkpoint.hpp>
+#include <yv9/io/file.hpp>
 #include <yv9/io/weightfile.hpp>
 
 #include <sys/stat.h>
@@ -65,16 +66,7 @@ Options parse_args(int argc, char** argv) {
 }
 
 std::string read_text_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw yv9::IoError(path + ": cannot open: " + std::strerror(errno));
-  // A directory opens as an ifstream and reads as empty: it would become an empty config.
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw yv9::IoError(path + ": is a directory");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw yv9::IoError(path + ": read failed");
-  const std::string s = ss.str();
-  if (s.size() > (std::size_t(16) << 20)) throw yv9::FormatError(path + ": over 16 MB, not a config or names file");
+  const std::string s = yv9::io::read_text_file(path, std::size_t(16) << 20, "a config or names file");
   if (!yv9::io::is_valid_utf8(s)) throw yv9::FormatError(path + ": not UTF-8 text");
   return s;
 }

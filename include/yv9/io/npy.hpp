@@ -9,13 +9,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
+#include "file.hpp"
 
 namespace yv9::io {
 
@@ -129,24 +129,8 @@ inline NpyArray parse_npy(const std::uint8_t* data, std::size_t size, const std:
   return a;
 }
 
-inline std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::uint64_t max_bytes) {
-  // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
-  if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError(path + ": cannot open");
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  if (size < 0) throw IoError(path + ": cannot read (not a regular file?)");
-  if (static_cast<std::uint64_t>(size) > max_bytes)
-    throw LimitError(path + ": file of " + std::to_string(size) + " bytes is over the limit of " + std::to_string(max_bytes));
-  f.seekg(0);
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  if (size && !f.read(reinterpret_cast<char*>(bytes.data()), size)) throw IoError(path + ": read failed");
-  return bytes;
-}
-
 inline NpyArray read_npy(const std::string& path, NpyLimits lim = {}) {
-  std::vector<std::uint8_t> bytes = read_file_bytes(path, lim.max_bytes + (1u << 20));
+  std::vector<std::uint8_t> bytes = read_file_bytes(path, lim.max_bytes + (1u << 20), "a .npy file");
   return parse_npy(bytes.data(), bytes.size(), path, lim);
 }
 

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -32,6 +31,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "file.hpp"
 #include "pickle.hpp"
 #include "weightfile.hpp"
 #include "zip.hpp"
@@ -139,20 +139,7 @@ class TorchArchive {
  public:
   // Reads the whole file (size checked against the limit first) and opens it.
   static TorchArchive open(const std::string& path, const PtLimits& limits = {}) {
-    // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
-    if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
-    std::ifstream f(path, std::ios::binary | std::ios::ate);
-    if (!f) throw IoError(path + ": cannot open: " + std::strerror(errno));
-    const std::streamoff size = f.tellg();
-    if (size < 0) throw IoError(path + ": cannot determine the file size");
-    if (static_cast<std::uint64_t>(size) > limits.max_file_bytes)
-      throw LimitError(path + ": file is " + std::to_string(size) + " bytes, over the limit of " +
-                       std::to_string(limits.max_file_bytes));
-    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-    f.seekg(0);
-    if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size))
-      throw IoError(path + ": read failed after " + std::to_string(f.gcount()) + " of " + std::to_string(size) + " bytes");
-    return TorchArchive(std::move(bytes), path, limits);
+    return TorchArchive(read_file_bytes(path, limits.max_file_bytes, "a checkpoint file"), path, limits);
   }
 
   TorchArchive(std::vector<std::uint8_t> bytes, std::string label, const PtLimits& limits = {})

@@ -44,7 +44,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -55,6 +54,7 @@
 
 #include "../core/error.hpp"
 #include "atomic_file.hpp"
+#include "file.hpp"
 #include "json.hpp"
 
 namespace yv9::io {
@@ -236,20 +236,7 @@ inline std::string quoted(const std::string& s) { return json_quote(s); }
 }  // namespace detail
 
 inline WeightFile WeightFile::load(const std::string& path, const WeightFileLimits& limits) {
-  // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
-  if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) throw IoError(path + ": cannot open: " + std::strerror(errno));
-  const std::streamoff size = f.tellg();
-  if (size < 0) throw IoError(path + ": cannot determine the file size");
-  if (static_cast<std::uint64_t>(size) > limits.max_file_bytes)
-    throw LimitError(path + ": file is " + std::to_string(size) + " bytes, over the limit of " +
-                     std::to_string(limits.max_file_bytes));
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  f.seekg(0);
-  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size))
-    throw IoError(path + ": read failed after " + std::to_string(f.gcount()) + " of " + std::to_string(size) + " bytes");
-  return parse(std::move(bytes), path, limits);
+  return parse(read_file_bytes(path, limits.max_file_bytes, "a weight file"), path, limits);
 }
 
 inline WeightFile WeightFile::parse(std::vector<std::uint8_t> bytes, const std::string& label,

@@ -6,7 +6,6 @@
 // scalars `|`/`>`, duplicate keys, several documents) is refused with `file:line:col: message`.
 #pragma once
 #include <cstdint>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "file.hpp"
 
 namespace yv9::io {
 
@@ -463,24 +463,8 @@ inline YamlNode parse_yaml(const std::string& text, const std::string& label, Ya
   return YamlParser(text, label, limits).parse();
 }
 
-inline std::string read_text_file(const std::string& path, std::size_t max_bytes) {
-  // An ifstream opens a directory and reports its size as 2^63-1: say what it is instead.
-  if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw IoError(path + ": is a directory, not a file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError(path + ": cannot open");
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  if (size < 0) throw IoError(path + ": cannot read (not a regular file?)");
-  if (static_cast<std::uint64_t>(size) > max_bytes)
-    throw LimitError(path + ": " + std::to_string(size) + " bytes is over the limit of " + std::to_string(max_bytes));
-  f.seekg(0);
-  std::string text(static_cast<std::size_t>(size), '\0');
-  if (size && !f.read(&text[0], size)) throw IoError(path + ": read failed");
-  return text;
-}
-
 inline YamlNode load_yaml(const std::string& path, YamlLimits limits = {}) {
-  return parse_yaml(read_text_file(path, limits.max_bytes), path, limits);
+  return parse_yaml(read_text_file(path, limits.max_bytes, "a yaml file"), path, limits);
 }
 
 }  // namespace yv9::io

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "../io/file.hpp"
 #include "exif.hpp"
 #include "image.hpp"
 #include "stb.hpp"
@@ -273,30 +274,9 @@ inline Image decode_image(const std::vector<std::uint8_t>& bytes, const std::str
   return decode_image(bytes.data(), bytes.size(), name, limits);
 }
 
-// Reads a whole file (at most max_bytes), throwing IoError / LimitError naming it.
-inline std::vector<std::uint8_t> read_file_bytes(const std::string& path, std::int64_t max_bytes = kMaxImageFileBytes) {
-  std::error_code ec;
-  const std::filesystem::file_status st = std::filesystem::status(path, ec);
-  if (!ec && std::filesystem::is_directory(st)) throw IoError(path + ": is a directory, not an image file");
-  if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
-    throw IoError(path + ": not a regular file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw IoError(path + ": cannot open for reading");
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  if (size < 0) throw IoError(path + ": cannot determine the file size (not a regular file?)");
-  if (size > max_bytes)
-    throw LimitError(path + ": file of " + std::to_string(size) + " bytes exceeds the limit of " +
-                     std::to_string(max_bytes) + " bytes");
-  f.seekg(0, std::ios::beg);
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size)) throw IoError(path + ": read failed");
-  return bytes;
-}
-
 // cv2.imread(path) equivalent for JPEG/PNG/BMP; every failure names the file.
 inline Image load_image(const std::string& path, const ImageLimits& limits = {}) {
-  return decode_image(read_file_bytes(path), path, limits);
+  return decode_image(io::read_file_bytes(path, static_cast<std::uint64_t>(kMaxImageFileBytes), "an image file"), path, limits);
 }
 
 }  // namespace yv9::vision
