@@ -42,6 +42,18 @@ View<const T> cview(const Tensor<T>& t) {
 // kernels parallelise with `#pragma omp ... num_threads(ctx.threads)` and never nest.
 struct Context {
   int threads = 1;
+
+  // Threads worth waking for `work` units when one thread should get at least `grain` of them:
+  // small layers run on one thread, since a fork/join costs more than they do (and much more on a
+  // busy machine, where a woken thread may wait for a core).
+  int threads_for(std::int64_t work, std::int64_t grain) const {
+    const std::int64_t t = grain > 0 ? work / grain : threads;
+    return static_cast<int>(t < 1 ? 1 : (t > threads ? threads : t));
+  }
 };
+
+// Minimum work per thread: multiply-accumulates for GEMM-shaped kernels, elements touched otherwise.
+inline constexpr std::int64_t kGrainMacs = std::int64_t(1) << 21;
+inline constexpr std::int64_t kGrainElems = std::int64_t(1) << 17;
 
 }  // namespace yv9

@@ -81,7 +81,8 @@ struct Conv2d {
     const std::int64_t tw = tile_width(P), tiles = (P + tw - 1) / tw;
     const std::int64_t jobs = in.n * g.groups * tiles;
     const bool direct = g.pointwise();
-#pragma omp parallel num_threads(ctx.threads)
+    const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
+#pragma omp parallel num_threads(nt)
     {
       std::vector<T> cols(direct ? 0 : static_cast<std::size_t>(K * tw));
 #pragma omp for schedule(static)
@@ -125,7 +126,8 @@ struct Conv2d {
     const std::int64_t Wo = g.out_w(in.w), P = g.out_h(in.h) * Wo, Mg = g.cout_g();
     const std::int64_t nc = P <= 512 ? P : 256, tiles = (P + nc - 1) / nc;
     std::int64_t mblocks = 1;
-    const std::int64_t base_jobs = in.n * g.groups * tiles, want = 4 * static_cast<std::int64_t>(ctx.threads);
+    const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
+    const std::int64_t base_jobs = in.n * g.groups * tiles, want = nt > 1 ? 4 * static_cast<std::int64_t>(nt) : 1;
     if (base_jobs < want) mblocks = std::min((want + base_jobs - 1) / base_jobs, (Mg + kGemmMR - 1) / kGemmMR);
     const std::int64_t mb = ((Mg + mblocks - 1) / mblocks + kGemmMR - 1) / kGemmMR * kGemmMR;
     mblocks = (Mg + mb - 1) / mb;
@@ -135,7 +137,7 @@ struct Conv2d {
     epi.act = epi_act(act, separate);
     epi.slope = static_cast<float>(act.slope);
     const bool direct = g.pointwise();
-#pragma omp parallel num_threads(ctx.threads)
+#pragma omp parallel num_threads(nt)
     {
       std::vector<float> scratch(gemm_scratch_floats(nc));
 #pragma omp for schedule(static)
