@@ -12,7 +12,8 @@ fail=0
 # expect CODE DESCRIPTION ARGS...: runs pt2bin, checks the exit code and, for errors, one stderr line.
 expect() {
   want=$1; what=$2; shift 2
-  "$BIN" "$@" > "$TMP/stdout" 2> "$TMP/stderr"
+  # cross builds: $YV9_TEST_EMULATOR (e.g. qemu-aarch64 -L SYSROOT) runs the target's binary
+  ${YV9_TEST_EMULATOR:-} "$BIN" "$@" > "$TMP/stdout" 2> "$TMP/stderr"
   got=$?
   lines=$(wc -l < "$TMP/stderr")
   if [ "$got" -ne "$want" ]; then

@@ -2,7 +2,7 @@
 // between calls (model/network.hpp), so concurrent calls must neither race nor change a single bit
 // of the result. Each case runs every input serially first (the reference), then 4 threads x 3
 // rounds over all inputs at once, with Context threads = 1 and = 2 (OpenMP regions opened inside
-// concurrent calls). Tolerance: none — bit-identical to the serial run, and 1 vs 2 threads
+// concurrent calls: one input per case is large enough for the kernels to use 2 threads). Tolerance: none — bit-identical to the serial run, and 1 vs 2 threads
 // identical too, as the engine promises for its tiling (STYLE rule 10).
 //
 // Built with -DYV9_TSAN=ON by .ci/tsan.sh, where ThreadSanitizer checks the same runs for races.
@@ -25,14 +25,32 @@ bool same_bits(const Tensor<float>& a, const Tensor<float>& b) {
   return a.shape() == b.shape() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.bytes()) == 0);
 }
 
+// Deterministic pseudo-random image in [0, 1).
+Tensor<float> synthetic_input(std::int64_t h, std::int64_t w) {
+  Tensor<float> x(Shape{1, 3, h, w});
+  std::uint32_t state = 12345;
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    state = state * 1664525u + 1013904223u;
+    x[i] = static_cast<float>(state >> 8) / 16777216.0f;
+  }
+  return x;
+}
+
 // Serial reference first, then kWorkers threads x kRounds over all inputs on the same Network.
-void check_case(const std::string& name, const std::vector<std::string>& inputs) {
+// Besides the case's own (small) inputs, a synthetic `big` x `big` image: layers below
+// 2 x kGrainMacs run on one thread whatever Context says, so without a larger input threads=2
+// would not open a single OpenMP team.
+void check_case(const std::string& name, const std::vector<std::string>& inputs, std::int64_t big) {
   const std::string dir = yv9test::data_dir() + "/ref/" + name;
   CAPTURE(name);
   const auto m = model::load_model<float>(dir + "/model.bin");
   const model::Network<float>& net = m.net;
   std::vector<Tensor<float>> xs;
   for (const auto& in : inputs) xs.push_back(io::read_npy_f32(dir + "/" + in));
+  xs.push_back(synthetic_input(big, big));
+  int teams = 0;
+  for (std::int64_t macs : net.macs(xs.back().shape())) teams += macs >= 2 * kGrainMacs;
+  REQUIRE_MESSAGE(teams > 0, "no layer of " << name << " is big enough for 2 threads at " << big << "x" << big);
 
   for (int threads : {1, 2}) {
     CAPTURE(threads);
@@ -75,15 +93,15 @@ void check_case(const std::string& name, const std::vector<std::string>& inputs)
 }  // namespace
 
 TEST_CASE("concurrent forward on one network: gelan (ELAN1/AConv/RepNCSP, LeakyReLU, DDetect)") {
-  check_case("gelan-leaky-nc3", {"in_32x32.npy", "in_32x64.npy"});
+  check_case("gelan-leaky-nc3", {"in_32x32.npy", "in_32x64.npy"}, 256);
 }
 
 TEST_CASE("concurrent forward on one network: MMQA (tiled attention has its own OpenMP region)") {
-  check_case("mmqa-small", {"in_29x61.npy", "in_32x64.npy"});
+  check_case("mmqa-small", {"in_29x61.npy", "in_32x64.npy"}, 128);
 }
 
 TEST_CASE("concurrent forward on one network: yolov9-c style (CBLinear/CBFuse, DualDDetect with aux dropped)") {
-  check_case("v9c-small", {"in_29x61.npy", "in_64x64.npy"});
+  check_case("v9c-small", {"in_29x61.npy", "in_64x64.npy"}, 256);
 }
 
 TEST_CASE("concurrent shape and MAC queries agree with serial ones") {

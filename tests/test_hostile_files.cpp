@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -455,6 +456,11 @@ TEST_CASE("hostile json: truncations, nesting, numbers, encodings, value counts"
       CHECK(run([&] { io::parse_json(io::parse_json(bad, "bad.json").dump(), "again"); }) == Outcome::Ok);
     }
   }
+  // fuzz_json: "-0e0" was written back as "-0", which reads as the integer 0 (sign lost, and the
+  // writer's output was no longer a fixed point).
+  const io::Json negzero = io::parse_json("-0e0", "negzero.json");
+  CHECK(io::parse_json(negzero.dump(), "again").dump() == negzero.dump());
+  CHECK(std::signbit(io::parse_json(negzero.dump(), "again").as_double()));
   io::JsonLimits lim;
   lim.max_values = 1000;
   std::string many = "[";

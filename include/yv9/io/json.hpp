@@ -276,6 +276,8 @@ inline std::string json_quote(std::string_view s) {
 // Shortest text that reads back as exactly x (e.g. 0.001, 1e-05, 640); null if not finite.
 inline std::string json_number(double x) {
   if (!std::isfinite(x)) return "null";
+  // to_chars writes -0.0 as "-0", which reads back as the integer 0: keep it a (negative) float.
+  if (x == 0 && std::signbit(x)) return "-0.0";
   char buf[64];
   const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, x);
   return std::string(buf, r.ptr);
