@@ -6,7 +6,8 @@
 // Channel rule: for Conv-like modules c1 = ch[from], c2 = make_divisible(args[0] * width, 8) unless
 // args[0] equals na*(nc+5) (upstream's `c2 != no` quirk); the other arguments are not scaled.
 // Repeats n > 1 become max(round(n * depth), 1) copies in sequence (Python's round: half to even).
-// The module registry is the one table `modules()` below: yaml name -> how to size and build it.
+// The modules themselves — yaml name -> arguments, channels, factory — are the one table in
+// registry.hpp.
 #pragma once
 #include <cmath>
 #include <cstdio>
@@ -18,29 +19,12 @@
 
 #include "../io/yaml.hpp"
 #include "binder.hpp"
+#include "config.hpp"
 #include "layers.hpp"
+#include "registry.hpp"
 #include "value.hpp"
 
 namespace yv9::model {
-
-struct LayerDef {
-  Value from;  // int or list of ints, as written
-  std::int64_t n = 1;
-  std::string module;
-  std::vector<Value> args;
-  int line = 0;
-};
-
-struct ModelConfig {
-  std::string label;  // file name for messages
-  std::int64_t nc = 80;
-  double depth = 1.0, width = 1.0;
-  std::int64_t na = 3;  // anchors per level (only for upstream's `c2 != no` quirk)
-  std::int64_t ch = 3;  // input channels
-  ops::Activation act{ops::ActKind::SiLU};
-  std::string act_text;  // as written, empty if absent
-  std::vector<LayerDef> layers;
-};
 
 // Bounds on what a config may ask of the builder, refused with a LimitError naming them before
 // anything is built (the weights' own bounds are BinderLimits). Without them a short yaml can
@@ -172,19 +156,6 @@ inline ModelConfig parse_config_text(const std::string& text, const std::string&
 }
 inline ModelConfig load_config(const std::string& path) { return parse_config(io::load_yaml(path), path); }
 
-// One row of upstream's parse_model table.
-struct LayerInfo {
-  int index = 0;
-  std::string from_repr;
-  std::vector<int> from;  // resolved; -1 = the network input
-  std::int64_t n = 1;
-  std::int64_t params = 0;
-  std::string type;  // e.g. models.common.Conv
-  std::string args_repr;
-  std::int64_t channels = 0;
-  std::vector<std::int64_t> splits;  // CBLinear
-};
-
 template <class T>
 struct BuiltModel {
   std::vector<LayerInfo> info;
@@ -212,56 +183,12 @@ inline std::string summary_row(const LayerInfo& l) {
   return head + type + args;
 }
 
-namespace detail {
-
-inline std::int64_t make_divisible(double x, std::int64_t d) {
-  return static_cast<std::int64_t>(std::ceil(x / static_cast<double>(d))) * d;
-}
-
-struct RowCtx {
-  const ModelConfig& cfg;
-  const LayerDef& def;
-  int index;
-  std::string where;  // file:line, module
-  std::vector<std::int64_t> ch;  // channels of each input
-  std::vector<int> from;
-};
-
-[[noreturn]] inline void bad(const RowCtx& r, const std::string& msg) {
-  throw ConfigError(r.where + ": " + msg);
-}
-
-inline std::int64_t int_arg(const RowCtx& r, const std::vector<Value>& a, std::size_t i, std::int64_t fallback,
-                            const char* name, std::int64_t lo = 1, std::int64_t hi = 1 << 20) {
-  if (i >= a.size() || a[i].is_none()) {
-    if (fallback == INT64_MIN) bad(r, std::string("missing argument '") + name + "'");
-    return fallback;
-  }
-  if (!a[i].is_int()) bad(r, std::string("argument '") + name + "' must be an integer, got " + a[i].repr());
-  if (a[i].i < lo || a[i].i > hi)
-    bad(r, std::string("argument '") + name + "' = " + std::to_string(a[i].i) + " is out of range [" +
-               std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return a[i].i;
-}
-
-inline std::vector<std::int64_t> int_list(const RowCtx& r, const Value& v, const char* name, std::int64_t lo = 0) {
-  if (!v.is_list()) bad(r, std::string("argument '") + name + "' must be a list of integers");
-  std::vector<std::int64_t> out;
-  for (const auto& x : v.list) {
-    if (!x.is_int() || x.i < lo || x.i > (1 << 20)) bad(r, std::string("argument '") + name + "' must be a list of integers");
-    out.push_back(x.i);
-  }
-  return out;
-}
-
-}  // namespace detail
 
 // Builds (and, with a bound Binder, loads) the model. In spec mode (unbound Binder) the layers are
 // constructed with empty weights: use only the table, channels and strides.
 template <class T>
 BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
   using namespace detail;
-  using Kind = typename nn::Elan<T>::Kind;
   BuiltModel<T> m;
   m.in_channels = cfg.ch;
   std::vector<std::int64_t> ch;  // output channels per layer
@@ -296,188 +223,27 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
     info.from_repr = d.from.repr();
     info.from = r.from;
     info.n = n;
-    std::function<std::unique_ptr<Layer<T>>(const std::string&)> make;
-    std::int64_t c2 = 0;
-    const std::string& mod = d.module;
-    const auto act = cfg.act;
-    auto single = [&]() {
+    const RegistryEntry<T>* entry = find_module<T>(d.module);
+    if (!entry)
+      bad(r, "unknown module '" + d.module + "' (supported: " + supported_modules<T>() + ")");
+    if (entry->width_scaled) {  // [c2, ...] -> [c1, make_divisible(c2 * width, 8), ...]
       if (r.from.size() != 1) bad(r, "takes exactly one input");
-      return r.ch[0];
-    };
-    static const char* const conv_like[] = {"Conv", "AConv", "ADown", "ELAN1", "RepNCSPELAN4", "SPPELAN", "MMQARepNCSPELAN4"};
-    bool is_conv_like = false;
-    for (const char* c : conv_like) is_conv_like |= mod == c;
-    if (is_conv_like) {
-      const std::int64_t c1 = single();
-      std::int64_t a0 = int_arg(r, args, 0, INT64_MIN, "c2");
-      c2 = a0 != no ? make_divisible(static_cast<double>(a0) * cfg.width, 8) : a0;
-      std::vector<Value> full{Value::integer(c1), Value::integer(c2)};
+      const std::int64_t a0 = int_arg(r, args, 0, INT64_MIN, "c2");
+      const std::int64_t c2 = a0 != no ? make_divisible(static_cast<double>(a0) * cfg.width, 8) : a0;
+      std::vector<Value> full{Value::integer(r.ch[0]), Value::integer(c2)};
       full.insert(full.end(), args.begin() + 1, args.end());
       args = full;
-      info.type = "models.common." + mod;
-      if (mod == "Conv") {
-        const std::int64_t k = int_arg(r, args, 2, 1, "k", 1, 31), s = int_arg(r, args, 3, 1, "s", 1, 64);
-        const std::int64_t p = int_arg(r, args, 4, -1, "p", 0, 64), g = int_arg(r, args, 5, 1, "g", 1, 1 << 20);
-        const std::int64_t dil = int_arg(r, args, 6, 1, "d", 1, 64);
-        ops::Activation a = act;
-        if (args.size() > 7) {
-          if (args[7].kind != Value::Kind::Bool) bad(r, "argument 'act' must be True or False");
-          if (!args[7].b) a = ops::Activation{};
-        }
-        if (args.size() > 8) bad(r, "too many arguments");
-        const ops::ConvGeom geo = nn::conv_geom(c1, c2, k, s, p, g, dil);
-        nn::check_geom(geo, r.where);
-        make = [&b, geo, a](const std::string& p) {
-          return std::make_unique<UnaryLayer<T, nn::ConvLayer<T>>>(nn::ConvLayer<T>(b, p, geo, a));
-        };
-      } else if (mod == "AConv" || mod == "ADown") {
-        if (args.size() != 2) bad(r, "takes one argument [c2]");
-        if (mod == "AConv")
-          make = [&b, c1, c2, act](const std::string& p) {
-            return std::make_unique<UnaryLayer<T, nn::AConv<T>>>(nn::AConv<T>(b, p, c1, c2, act));
-          };
-        else {
-          if (c1 % 2) bad(r, "ADown needs an even number of input channels, got " + std::to_string(c1));
-          make = [&b, c1, c2, act](const std::string& p) {
-            return std::make_unique<UnaryLayer<T, nn::ADown<T>>>(nn::ADown<T>(b, p, c1, c2, act));
-          };
-        }
-      } else if (mod == "SPPELAN") {
-        if (args.size() != 3) bad(r, "takes arguments [c2, c3]");
-        const std::int64_t c3 = int_arg(r, args, 2, INT64_MIN, "c3");
-        make = [&b, c1, c2, c3, act](const std::string& p) {
-          return std::make_unique<UnaryLayer<T, nn::SPPELAN<T>>>(nn::SPPELAN<T>(b, p, c1, c2, c3, act));
-        };
-      } else {
-        const bool elan1 = mod == "ELAN1";
-        if (elan1 ? args.size() != 4 : (args.size() < 4 || args.size() > 5))
-          bad(r, elan1 ? "takes arguments [c2, c3, c4]" : "takes arguments [c2, c3, c4(, c5)]");
-        const std::int64_t c3 = int_arg(r, args, 2, INT64_MIN, "c3", 2), c4 = int_arg(r, args, 3, INT64_MIN, "c4");
-        const std::int64_t c5 = elan1 ? 1 : int_arg(r, args, 4, 1, "c5", 0, 1000);
-        const Kind kind = elan1 ? Kind::Conv : (mod == "RepNCSPELAN4" ? Kind::CspConv : Kind::CspMqa);
-        make = [&b, kind, c1, c2, c3, c4, c5, act](const std::string& p) {
-          return std::make_unique<UnaryLayer<T, nn::Elan<T>>>(nn::Elan<T>(b, p, kind, c1, c2, c3, c4, c5, act));
-        };
-      }
-    } else if (mod == "Concat") {
-      const std::int64_t dim = int_arg(r, args, 0, 1, "dimension", -4, 3);
-      if (dim != 1 && dim != -3) bad(r, "only channel concatenation (dimension 1) is supported");
-      c2 = 0;
-      for (auto c : r.ch) c2 += c;
-      info.type = "models.common.Concat";
-      make = [](const std::string&) { return std::make_unique<ConcatLayer<T>>(); };
-    } else if (mod == "nn.Upsample" || mod == "Upsample" || mod == "torch.nn.Upsample") {
-      c2 = single();
-      if (args.size() < 2 || !args[0].is_none()) bad(r, "expects [None, scale_factor, 'nearest']");
-      const std::int64_t s = int_arg(r, args, 1, INT64_MIN, "scale_factor", 1, 64);
-      if (args.size() > 2 && !(args[2].is_str() && args[2].s == "nearest")) bad(r, "only mode 'nearest' is supported");
-      if (args.size() > 3) bad(r, "too many arguments");
-      info.type = "torch.nn.modules.upsampling.Upsample";
-      make = [s](const std::string&) { return std::make_unique<UpsampleLayer<T>>(s); };
-    } else if (mod == "Silence") {
-      c2 = single();
-      if (!args.empty()) bad(r, "takes no arguments");
-      info.type = "models.common.Silence";
-      make = [](const std::string&) { return std::make_unique<IdentityLayer<T>>(); };
-    } else if (mod == "CBLinear") {
-      const std::int64_t c1 = single();
-      if (args.empty()) bad(r, "expects [[c2, ...](, k, s, p, g)]");
-      const std::vector<std::int64_t> c2s = int_list(r, args[0], "c2s");
-      if (c2s.empty()) bad(r, "needs at least one output split");
-      c2 = 0;
-      for (auto c : c2s) c2 += c;
-      info.splits = c2s;
-      std::vector<Value> full{Value::integer(c1)};
-      full.insert(full.end(), args.begin(), args.end());
-      args = full;
-      const std::int64_t k = int_arg(r, args, 2, 1, "k", 1, 31), s = int_arg(r, args, 3, 1, "s", 1, 64);
-      const std::int64_t p = int_arg(r, args, 4, -1, "p", 0, 64), g = int_arg(r, args, 5, 1, "g", 1, 1 << 20);
-      const ops::ConvGeom geo = nn::conv_geom(c1, c2, k, s, p, g);
-      nn::check_geom(geo, r.where);
-      info.type = "models.common.CBLinear";
-      make = [&b, geo, c2s](const std::string& p) {
-        return std::make_unique<CBLinearLayer<T>>(nn::load_conv2d<T>(b, p + "conv.", geo, true), c2s);
-      };
-    } else if (mod == "CBFuse") {
-      if (r.from.size() < 2) bad(r, "needs at least two inputs");
-      if (args.size() != 1) bad(r, "expects [[idx, ...]]");
-      const std::vector<std::int64_t> idx = int_list(r, args[0], "idx");
-      if (idx.size() != r.from.size() - 1) bad(r, "needs one split index per CBLinear input");
-      std::vector<typename CBFuseLayer<T>::Slice> slices;
-      for (std::size_t k = 0; k < idx.size(); ++k) {
-        const int src = r.from[k];
-        if (src < 0 || m.info[static_cast<std::size_t>(src)].splits.empty())
-          bad(r, "input " + std::to_string(k) + " (layer " + std::to_string(src) + ") is not a CBLinear");
-        const auto& sp = m.info[static_cast<std::size_t>(src)].splits;
-        if (idx[k] >= static_cast<std::int64_t>(sp.size()))
-          bad(r, "split index " + std::to_string(idx[k]) + " out of range for layer " + std::to_string(src));
-        std::int64_t off = 0;
-        for (std::int64_t q = 0; q < idx[k]; ++q) off += sp[static_cast<std::size_t>(q)];
-        if (sp[static_cast<std::size_t>(idx[k])] != r.ch.back())
-          bad(r, "split " + std::to_string(idx[k]) + " of layer " + std::to_string(src) + " has " +
-                     std::to_string(sp[static_cast<std::size_t>(idx[k])]) + " channels, the fused input has " +
-                     std::to_string(r.ch.back()));
-        slices.push_back({off, sp[static_cast<std::size_t>(idx[k])]});
-      }
-      c2 = r.ch.back();
-      info.type = "models.common.CBFuse";
-      make = [slices](const std::string&) { return std::make_unique<CBFuseLayer<T>>(slices); };
-    } else if (mod == "DDetect" || mod == "DualDDetect" || mod == "Detect") {
-      if (args.empty()) bad(r, "expects [nc]");
-      const std::int64_t nc = int_arg(r, args, 0, INT64_MIN, "nc", 1, 100000);
-      if (args.size() > 1) bad(r, "takes one argument [nc]");
-      const bool dual = mod == "DualDDetect";
-      if (dual && (r.ch.size() % 2 || r.ch.empty())) bad(r, "needs an even number of inputs");
-      std::vector<Value> chv;
-      for (auto c : r.ch) chv.push_back(Value::integer(c));
-      args.push_back(Value::of_list(chv));
-      info.type = "models.yolo." + mod;
-      c2 = 4 + nc;
-      const std::vector<std::int64_t> chs = r.ch;
-      const auto kind = dual ? HeadLayer<T>::Kind::DualDDetect
-                             : (mod == "DDetect" ? HeadLayer<T>::Kind::DDetect : HeadLayer<T>::Kind::Detect);
-      make = [&b, chs, nc, dual, kind, act](const std::string& p) -> std::unique_ptr<Layer<T>> {
-        std::vector<nn::DetectSet<T>> sets;
-        const bool dd = kind != HeadLayer<T>::Kind::Detect;
-        if (dual) {
-          const std::size_t half = chs.size() / 2;
-          sets.emplace_back(b, p, std::vector<std::int64_t>(chs.begin(), chs.begin() + half), nc, true, "cv2", "cv3", "dfl", act);
-          sets.emplace_back(b, p, std::vector<std::int64_t>(chs.begin() + half, chs.end()), nc, true, "cv4", "cv5", "dfl2", act);
-        } else {
-          sets.emplace_back(b, p, chs, nc, dd, "cv2", "cv3", "dfl", act);
-        }
-        return std::make_unique<HeadLayer<T>>(kind, std::move(sets), std::vector<double>{});
-      };
+    }
+    Row<T> row = entry->fn(r, args, b, m.info);
+    const std::int64_t c2 = row.c2;
+    info.type = row.type;
+    info.splits = row.splits;
+    if (row.head) {
       if (m.head >= 0) bad(r, "a second detection head (layer " + std::to_string(m.head) + " is one)");
       m.head = static_cast<int>(i);
-      m.nc = nc;
-    } else if (mod == "MultiQueryAttentionLayerWithDownSampling") {
-      const std::int64_t c1 = single();
-      if (args.size() < 6 || args.size() > 7) bad(r, "expects [num_heads, key_dim, value_dim, query_h_strides, query_w_strides, kv_strides(, dw_kernel_size)]");
-      nn::MqaArgs a;
-      a.in = c1;
-      a.heads = int_arg(r, args, 0, INT64_MIN, "num_heads", 1, 4096);
-      a.key_dim = int_arg(r, args, 1, INT64_MIN, "key_dim", 1, 1 << 16);
-      a.value_dim = int_arg(r, args, 2, INT64_MIN, "value_dim", 0, 1 << 16);
-      a.qh = int_arg(r, args, 3, INT64_MIN, "query_h_strides", 1, 64);
-      a.qw = int_arg(r, args, 4, INT64_MIN, "query_w_strides", 1, 64);
-      a.kv = int_arg(r, args, 5, INT64_MIN, "kv_strides", 1, 64);
-      a.dw_k = int_arg(r, args, 6, 3, "dw_kernel_size", 1, 31);
-      if (a.key_dim / a.heads == 0) bad(r, "key_dim < num_heads gives head_dim 0");
-      c2 = c1;
-      std::vector<Value> full{Value::integer(c1)};
-      full.insert(full.end(), args.begin(), args.end());
-      args = full;
-      info.type = "models.common.MultiQueryAttentionLayerWithDownSampling";
-      make = [&b, a](const std::string& p) {
-        return std::make_unique<UnaryLayer<T, nn::MQA<T>>>(nn::MQA<T>(b, p, a));
-      };
-    } else {
-      bad(r, "unknown module '" + mod +
-                 "' (supported: Conv, AConv, ADown, ELAN1, RepNCSPELAN4, MMQARepNCSPELAN4, SPPELAN, Concat, "
-                 "nn.Upsample, Silence, CBLinear, CBFuse, MultiQueryAttentionLayerWithDownSampling, Detect, DDetect, "
-                 "DualDDetect)");
+      m.nc = row.nc;
     }
+    args = row.args;
     if (c2 > kMaxChannels)
       throw LimitError(r.where + ": " + std::to_string(c2) + " output channels, over the limit of " +
                        std::to_string(kMaxChannels) + " (kMaxChannels)");
@@ -490,14 +256,13 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
     // BinderLimits errors know the tensor, not the config: add file:line and the layer.
     auto make_at = [&](const std::string& p) {
       try {
-        return make(p);
+        return row.make(p);
       } catch (const LimitError& e) {
         throw LimitError(r.where + ": " + e.what());
       }
     };
     if (n > 1) {
-      const bool chained = r.from.size() == 1 && (mod == "Conv" || is_conv_like || mod == "Silence" || mod == "MultiQueryAttentionLayerWithDownSampling");
-      if (!chained) bad(r, "repeats (n > 1) are only supported for single-input modules");
+      if (!entry->repeatable || r.from.size() != 1) bad(r, "repeats (n > 1) are only supported for single-input modules");
       if (r.ch[0] != c2) bad(r, "repeats (n > 1) need equal input and output channels (" + std::to_string(r.ch[0]) + " vs " + std::to_string(c2) + ")");
       std::vector<std::unique_ptr<Layer<T>>> parts;
       for (std::int64_t k = 0; k < n; ++k) parts.push_back(make_at(prefix + std::to_string(k) + "."));
