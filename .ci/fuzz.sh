@@ -52,7 +52,7 @@ for t in "${targets[@]}"; do
   # kernels, hence -Wno-unused-parameter.
   "$CXX_FUZZ" -std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -Wall -Wextra -DEIGEN_DONT_PARALLELIZE -I include -isystem /usr/include/eigen3 \
-    -isystem /usr/include/stb -Wno-unused-parameter "$src" -o "$WORK/$t"
+    -isystem /usr/include/stb -Wno-unused-parameter -Werror "$src" -o "$WORK/$t"
 done
 for t in "${targets[@]}"; do
   seeds=$WORK/seeds/$t

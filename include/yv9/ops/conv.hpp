@@ -81,7 +81,7 @@ struct Conv2d {
     const std::int64_t tw = tile_width(P), tiles = (P + tw - 1) / tw;
     const std::int64_t jobs = in.n * g.groups * tiles;
     const bool direct = g.pointwise();
-    const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
+    [[maybe_unused]] const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
 #pragma omp parallel num_threads(nt)
     {
       std::vector<T> cols(direct ? 0 : static_cast<std::size_t>(K * tw));
@@ -126,7 +126,7 @@ struct Conv2d {
   // contract), so neither the thread count nor this heuristic changes results.
   void forward_sgemm(View<const T> in, View<T> out, const Context& ctx) const {
     const std::int64_t Wo = g.out_w(in.w), P = g.out_h(in.h) * Wo, Mg = g.cout_g();
-    const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
+    [[maybe_unused]] const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
     const std::int64_t outer = in.n * g.groups;
     std::int64_t tiles = P <= 512 ? 1 : (P + 255) / 256;
     if (tiles > 1 && outer < nt) {  // balance: a multiple of the thread count, equal widths

@@ -67,7 +67,7 @@ void max_pool2d_separable(const T* src, T* dst, std::int64_t H, std::int64_t W, 
 template <class T>
 void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
   const std::int64_t planes = in.n * in.c;
-  const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
+  [[maybe_unused]] const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
   if (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw && g.kh > 1) {
 #pragma omp parallel num_threads(nt)
     {
@@ -101,7 +101,7 @@ void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context&
 template <class T>
 void avg_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
   const std::int64_t planes = in.n * in.c;
-  const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
+  [[maybe_unused]] const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
   if (g.kh == 2 && g.kw == 2 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) {
     // ADown / AConv: ((a + b) + c) + d, then / 4 — PyTorch's summation order, vectorisable
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -156,7 +156,7 @@ void resize_nearest(View<const T> in, View<T> out, const Context& ctx) {
   const std::int64_t planes = in.n * in.c;
   std::vector<std::int64_t> xs(out.w);
   for (std::int64_t x = 0; x < out.w; ++x) xs[x] = nearest_src(x, in.w, out.w);
-  const int nt = ctx.threads_for(planes * out.h * out.w, kGrainElems);
+  [[maybe_unused]] const int nt = ctx.threads_for(planes * out.h * out.w, kGrainElems);
 #pragma omp parallel for schedule(static) num_threads(nt)
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     const T* src = in.plane(pl / in.c, pl % in.c);
