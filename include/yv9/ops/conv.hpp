@@ -128,14 +128,15 @@ struct Conv2d {
     const std::int64_t Wo = g.out_w(in.w), P = g.out_h(in.h) * Wo, Mg = g.cout_g();
     [[maybe_unused]] const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
     const std::int64_t outer = in.n * g.groups;
-    std::int64_t tiles = P <= 512 ? 1 : (P + 255) / 256;
-    if (tiles > 1 && outer < nt) {  // balance: a multiple of the thread count, equal widths
-      const std::int64_t per = (tiles * outer + nt - 1) / nt;
-      tiles = (per * nt + outer - 1) / outer;
-    }
-    std::int64_t nc = (P + tiles - 1) / tiles;
-    if (tiles > 1) nc = (nc + kGemmNR - 1) / kGemmNR * kGemmNR;
-    tiles = (P + nc - 1) / nc;
+    // Column tiles hold whole NR panels (the last one the partial panel); tile t covers panels
+    // [t * panels / tiles, (t + 1) * panels / tiles), so tiles differ by at most one panel and a
+    // thread's contiguous share of a multiple-of-nt tile count is balanced to within a panel.
+    const std::int64_t panels = (P + kGemmNR - 1) / kGemmNR;
+    constexpr std::int64_t kTilePanels = 256 / kGemmNR;  // ~256 columns: a packed B block stays in L2
+    std::int64_t tiles = P <= 512 ? 1 : (panels + kTilePanels - 1) / kTilePanels;
+    if (tiles > 1 && outer < nt) tiles = (tiles + nt - 1) / nt * nt;
+    tiles = std::min(tiles, panels);
+    const std::int64_t nc = (panels + tiles - 1) / tiles * kGemmNR;  // widest tile
     std::int64_t mblocks = 1;
     if (outer * tiles < nt) mblocks = std::min<std::int64_t>((nt + outer * tiles - 1) / (outer * tiles), (Mg + kGemmMR - 1) / kGemmMR);
     const std::int64_t mb = ((Mg + mblocks - 1) / mblocks + kGemmMR - 1) / kGemmMR * kGemmMR;
@@ -157,7 +158,9 @@ struct Conv2d {
         const std::int64_t mblk = r % mblocks;
         r /= mblocks;
         const std::int64_t grp = r % g.groups, b = r / g.groups;
-        const std::int64_t j0 = tile * nc, ncols = std::min(nc, P - j0), m0 = mblk * mb, mc = std::min(mb, Mg - m0);
+        const std::int64_t j0 = tile * panels / tiles * kGemmNR;
+        const std::int64_t ncols = std::min(P, (tile + 1) * panels / tiles * kGemmNR) - j0;
+        const std::int64_t m0 = mblk * mb, mc = std::min(mb, Mg - m0);
         const float* src = in.plane(b, grp * g.cin_g());
         float* C = out.plane(b, grp * Mg);
         Epilogue e = epi;

@@ -217,6 +217,12 @@ struct Im2colB final : BPacker {
         zero(d, len);
         continue;
       }
+#if defined(__AVX512F__)
+      if (sw <= 2) {  // masked vector loads: borders and short chunks without scalar loops
+        taps_avx512(d, row, ix0, len);
+        continue;
+      }
+#endif
       if (ix0 >= 0 && ix0 + (len - 1) * sw < W) {  // all taps inside the row: no zeros, no divisions
         if (sw == 1 && len == kGemmNR)
           std::memcpy(d, row + ix0, sizeof(float) * kGemmNR);  // the common case: fixed size, inlined
@@ -240,6 +246,41 @@ struct Im2colB final : BPacker {
   static void zero(float* d, std::int64_t n) {
     for (std::int64_t t = 0; t < n; ++t) d[t] = 0.0f;
   }
+
+#if defined(__AVX512F__)
+  // d[t] = row[ix0 + t*sw] where 0 <= ix0 + t*sw < W, else 0, for t < len <= 32; sw is 1 or 2.
+  // Lanes outside the row are masked off, so nothing outside it is read (masked-off lanes do not
+  // fault); the address is formed as an integer because ix0 may be negative.
+  void taps_avx512(float* d, const float* row, std::int64_t ix0, std::int64_t len) const {
+    static_assert(kGemmNR == 32, "two zmm per packed row");
+    const auto at = [row, ix0](std::int64_t u) {
+      return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(row) +
+                                            static_cast<std::uintptr_t>((ix0 + u) * std::int64_t(sizeof(float))));
+    };
+    // input lanes u (reading row[ix0 + u]) that are inside the row: [ulo, uhi) within [0, span)
+    const std::int64_t span = sw == 1 ? len : 2 * len - 1;
+    const std::int64_t ulo = std::min(span, std::max<std::int64_t>(0, -ix0));
+    const std::int64_t uhi = std::max(ulo, std::min(span, W - ix0));
+    const auto bits = [](std::int64_t lo, std::int64_t hi) -> std::uint64_t {  // bits [lo, hi), hi <= 64
+      const std::uint64_t h = hi >= 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << hi) - 1;
+      return h & ~((std::uint64_t(1) << lo) - 1);
+    };
+    const std::uint64_t in = bits(ulo, uhi), out = bits(0, len);
+    const auto m16 = [](std::uint64_t m, int part) { return static_cast<__mmask16>((m >> (16 * part)) & 0xFFFF); };
+    if (sw == 1) {
+      _mm512_mask_storeu_ps(d, m16(out, 0), _mm512_maskz_loadu_ps(m16(in, 0), at(0)));
+      _mm512_mask_storeu_ps(d + 16, m16(out, 1), _mm512_maskz_loadu_ps(m16(in, 1), at(16)));
+      return;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512 a0 = _mm512_maskz_loadu_ps(m16(in, 0), at(0)), a1 = _mm512_maskz_loadu_ps(m16(in, 1), at(16));
+    _mm512_mask_storeu_ps(d, m16(out, 0), _mm512_permutex2var_ps(a0, even, a1));
+    if (len > 16) {
+      const __m512 a2 = _mm512_maskz_loadu_ps(m16(in, 2), at(32)), a3 = _mm512_maskz_loadu_ps(m16(in, 3), at(48));
+      _mm512_mask_storeu_ps(d + 16, m16(out, 1), _mm512_permutex2var_ps(a2, even, a3));
+    }
+  }
+#endif
 };
 
 // C = act(acc + bias[row]); with accumulate the FMA chain starts from C's old value instead of 0
