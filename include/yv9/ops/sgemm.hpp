@@ -184,13 +184,21 @@ struct Im2colB final : BPacker {
   std::int64_t H = 0, W = 0, kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1, Wo = 0;
 
   void pack(std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, float* dst) const override {
-    // Chunks = maximal column ranges inside one output row and one panel; each is filled for all
-    // kc rows with the chunk's geometry fixed, so the inner loop only moves between taps.
+    // Chunks = maximal column ranges inside one output row and one panel. Their geometry is
+    // listed once (a batch at a time), then filled k row by k row: one k row of every chunk reads
+    // one input row left to right and completes each panel's 128-byte row while it is in L1
+    // (chunk by chunk, each pass over kc rows wrote part lines all over the block).
+    constexpr int kBatch = 64;
+    Chunk batch[kBatch];
     for (std::int64_t col = 0; col < nc;) {
-      const std::int64_t j = j0 + col, oy = j / Wo, ox = j % Wo, pcol = col % kGemmNR;
-      const std::int64_t len = std::min(std::min(Wo - ox, kGemmNR - pcol), nc - col);
-      chunk(k0, kc, oy, ox, len, dst + (col / kGemmNR) * kc * kGemmNR + pcol);
-      col += len;
+      int n = 0;
+      for (; n < kBatch && col < nc; ++n) {
+        const std::int64_t j = j0 + col, oy = j / Wo, ox = j % Wo, pcol = col % kGemmNR;
+        const std::int64_t len = std::min(std::min(Wo - ox, kGemmNR - pcol), nc - col);
+        batch[n] = Chunk{oy * sh - ph, ox * sw - pw, len, (col / kGemmNR) * kc * kGemmNR + pcol};
+        col += len;
+      }
+      fill(k0, kc, batch, n, dst);
     }
     if (const std::int64_t w = nc % kGemmNR) {
       float* last = dst + (nc / kGemmNR) * kc * kGemmNR;
@@ -200,12 +208,27 @@ struct Im2colB final : BPacker {
   }
 
  private:
-  // Rows [k0, k0+kc) of output pixels (oy, ox .. ox+len-1) into d[k * NR + 0 .. len-1].
-  void chunk(std::int64_t k0, std::int64_t kc, std::int64_t oy, std::int64_t ox, std::int64_t len, float* d) const {
+  struct Chunk {
+    std::int64_t iy0, ix0, len, off;  // input row/column of tap (0,0) for the first pixel; dst offset
+  };
+
+  void fill(std::int64_t k0, std::int64_t kc, const Chunk* chunks, int n, float* dst) const {
+#if defined(__AVX512F__)
+    if (sw <= 2 && kh <= kMaxTap && kw <= kMaxTap) return fill_avx512(k0, kc, chunks, n, dst);
+#endif
     std::int64_t ci = k0 / (kh * kw), ky = (k0 / kw) % kh, kx = k0 % kw;
-    for (std::int64_t k = 0; k < kc; ++k, d += kGemmNR) {
-      const std::int64_t iy = oy * sh - ph + ky * dh, ix0 = ox * sw - pw + kx * dw;
-      const float* row = src + (ci * H + iy) * W;
+    for (std::int64_t k = 0; k < kc; ++k) {
+      const float* plane = src + ci * H * W;
+      const std::int64_t dy = ky * dh, dx = kx * dw;
+      float* dk = dst + k * kGemmNR;
+      for (int c = 0; c < n; ++c) {
+        const Chunk& ch = chunks[c];
+        const std::int64_t iy = ch.iy0 + dy;
+        if (iy < 0 || iy >= H)
+          zero(dk + ch.off, ch.len);
+        else
+          taps(dk + ch.off, plane + iy * W, ch.ix0 + dx, ch.len);
+      }
       if (++kx == kw) {
         kx = 0;
         if (++ky == kh) {
@@ -213,44 +236,123 @@ struct Im2colB final : BPacker {
           ++ci;
         }
       }
-      if (iy < 0 || iy >= H) {
-        zero(d, len);
-        continue;
-      }
-#if defined(__AVX512F__)
-      if (sw <= 2) {  // masked vector loads: borders and short chunks without scalar loops
-        taps_avx512(d, row, ix0, len);
-        continue;
-      }
-#endif
-      if (ix0 >= 0 && ix0 + (len - 1) * sw < W) {  // all taps inside the row: no zeros, no divisions
-        if (sw == 1 && len == kGemmNR)
-          std::memcpy(d, row + ix0, sizeof(float) * kGemmNR);  // the common case: fixed size, inlined
-        else if (sw == 1)
-          for (std::int64_t t = 0; t < len; ++t) d[t] = row[ix0 + t];
-        else
-          for (std::int64_t t = 0; t < len; ++t) d[t] = row[ix0 + t * sw];
-        continue;
-      }
-      // Border: taps t in [lo, hi) read inside the row (0 <= ix0 + t*sw < W), zeros around them.
-      const std::int64_t lo = ix0 >= 0 ? 0 : std::min(len, (-ix0 + sw - 1) / sw);
-      const std::int64_t hi = std::max(lo, ix0 >= W ? 0 : std::min(len, (W - ix0 + sw - 1) / sw));
-      zero(d, lo);
-      if (sw == 1)
-        for (std::int64_t t = lo; t < hi; ++t) d[t] = row[ix0 + t];
-      else
-        for (std::int64_t t = lo; t < hi; ++t) d[t] = row[ix0 + t * sw];
-      zero(d + hi, len - hi);
     }
   }
+
+  // d[t] = row[ix0 + t*sw] where 0 <= ix0 + t*sw < W, else 0, for t < len <= kGemmNR.
+  void taps(float* d, const float* row, std::int64_t ix0, std::int64_t len) const {
+#if defined(__AVX512F__)
+    if (sw <= 2) return taps_avx512(d, row, ix0, len);
+#endif
+    if (ix0 >= 0 && ix0 + (len - 1) * sw < W) {  // all taps inside the row: no zeros, no divisions
+      if (sw == 1 && len == kGemmNR)
+        std::memcpy(d, row + ix0, sizeof(float) * kGemmNR);  // the common case: fixed size, inlined
+      else if (sw == 1)
+        for (std::int64_t t = 0; t < len; ++t) d[t] = row[ix0 + t];
+      else
+        for (std::int64_t t = 0; t < len; ++t) d[t] = row[ix0 + t * sw];
+      return;
+    }
+    // Border: taps t in [lo, hi) read inside the row (0 <= ix0 + t*sw < W), zeros around them.
+    const std::int64_t lo = ix0 >= 0 ? 0 : std::min(len, (-ix0 + sw - 1) / sw);
+    const std::int64_t hi = std::max(lo, ix0 >= W ? 0 : std::min(len, (W - ix0 + sw - 1) / sw));
+    zero(d, lo);
+    if (sw == 1)
+      for (std::int64_t t = lo; t < hi; ++t) d[t] = row[ix0 + t];
+    else
+      for (std::int64_t t = lo; t < hi; ++t) d[t] = row[ix0 + t * sw];
+    zero(d + hi, len - hi);
+  }
   static void zero(float* d, std::int64_t n) {
+#if defined(__AVX512F__)
+    const std::uint64_t m = n >= 32 ? ~std::uint64_t(0) : (std::uint64_t(1) << n) - 1;
+    if (n <= 32) {
+      _mm512_mask_storeu_ps(d, static_cast<__mmask16>(m & 0xFFFF), _mm512_setzero_ps());
+      _mm512_mask_storeu_ps(d + 16, static_cast<__mmask16>((m >> 16) & 0xFFFF), _mm512_setzero_ps());
+      return;
+    }
+#endif
     for (std::int64_t t = 0; t < n; ++t) d[t] = 0.0f;
   }
 
 #if defined(__AVX512F__)
-  // d[t] = row[ix0 + t*sw] where 0 <= ix0 + t*sw < W, else 0, for t < len <= 32; sw is 1 or 2.
-  // Lanes outside the row are masked off, so nothing outside it is read (masked-off lanes do not
-  // fault); the address is formed as an integer because ix0 may be negative.
+  static constexpr int kMaxTap = 7;
+  // fill() with every chunk's geometry resolved per tap column (kx: the load masks and the column)
+  // and per tap row (ky: the row offset, or -1 when the row is padding) before the k loop, which
+  // is then two or four masked loads and two masked stores per chunk.
+  void fill_avx512(std::int64_t k0, std::int64_t kc, const Chunk* chunks, int n, float* dst) const {
+    struct X {
+      std::int64_t col;
+      std::uint64_t in;
+    };
+    X xs[kMaxTap][64];
+    std::int64_t ys[kMaxTap][64];
+    std::uint32_t outs[64];
+    for (int c = 0; c < n; ++c) {
+      const Chunk& ch = chunks[c];
+      outs[c] = static_cast<std::uint32_t>(bits(0, ch.len));
+      const std::int64_t span = sw == 1 ? ch.len : 2 * ch.len - 1;
+      for (std::int64_t kx = 0; kx < kw; ++kx) {
+        const std::int64_t ix0 = ch.ix0 + kx * dw;
+        const std::int64_t ulo = std::min(span, std::max<std::int64_t>(0, -ix0));
+        const std::int64_t uhi = std::max(ulo, std::min(span, W - ix0));
+        xs[kx][c] = X{ix0, bits(ulo, uhi)};
+      }
+      for (std::int64_t ky = 0; ky < kh; ++ky) {
+        const std::int64_t iy = ch.iy0 + ky * dh;
+        ys[ky][c] = iy >= 0 && iy < H ? iy * W : -1;
+      }
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512 zero = _mm512_setzero_ps();
+    const auto m16 = [](std::uint64_t m, int part) { return static_cast<__mmask16>((m >> (16 * part)) & 0xFFFF); };
+    std::int64_t ci = k0 / (kh * kw), ky = (k0 / kw) % kh, kx = k0 % kw;
+    for (std::int64_t k = 0; k < kc; ++k) {
+      const std::uintptr_t plane = reinterpret_cast<std::uintptr_t>(src + ci * H * W);
+      float* dk = dst + k * kGemmNR;
+      const X* xr = xs[kx];
+      const std::int64_t* yr = ys[ky];
+      for (int c = 0; c < n; ++c) {
+        float* d = dk + chunks[c].off;
+        const std::uint32_t out = outs[c];
+        if (yr[c] < 0) {
+          _mm512_mask_storeu_ps(d, m16(out, 0), zero);
+          _mm512_mask_storeu_ps(d + 16, m16(out, 1), zero);
+          continue;
+        }
+        // integer address: lanes before the row start are masked off, but ix0 may be negative
+        const float* p = reinterpret_cast<const float*>(
+            plane + static_cast<std::uintptr_t>((yr[c] + xr[c].col) * std::int64_t(sizeof(float))));
+        const std::uint64_t in = xr[c].in;
+        if (sw == 1) {
+          _mm512_mask_storeu_ps(d, m16(out, 0), _mm512_maskz_loadu_ps(m16(in, 0), p));
+          _mm512_mask_storeu_ps(d + 16, m16(out, 1), _mm512_maskz_loadu_ps(m16(in, 1), p + 16));
+        } else {
+          const __m512 a0 = _mm512_maskz_loadu_ps(m16(in, 0), p), a1 = _mm512_maskz_loadu_ps(m16(in, 1), p + 16);
+          _mm512_mask_storeu_ps(d, m16(out, 0), _mm512_permutex2var_ps(a0, even, a1));
+          if (out >> 16) {
+            const __m512 a2 = _mm512_maskz_loadu_ps(m16(in, 2), p + 32), a3 = _mm512_maskz_loadu_ps(m16(in, 3), p + 48);
+            _mm512_mask_storeu_ps(d + 16, m16(out, 1), _mm512_permutex2var_ps(a2, even, a3));
+          }
+        }
+      }
+      if (++kx == kw) {
+        kx = 0;
+        if (++ky == kh) {
+          ky = 0;
+          ++ci;
+        }
+      }
+    }
+  }
+  static std::uint64_t bits(std::int64_t lo, std::int64_t hi) {  // bits [lo, hi), 0 <= lo <= hi <= 64
+    const std::uint64_t h = hi >= 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << hi) - 1;
+    return h & ~((std::uint64_t(1) << lo) - 1);
+  }
+
+  // taps() for sw 1 or 2 with masked vector loads: lanes outside the row are masked off, so
+  // nothing outside it is read (masked-off lanes do not fault); the address is formed as an
+  // integer because ix0 may be negative.
   void taps_avx512(float* d, const float* row, std::int64_t ix0, std::int64_t len) const {
     static_assert(kGemmNR == 32, "two zmm per packed row");
     const auto at = [row, ix0](std::int64_t u) {
