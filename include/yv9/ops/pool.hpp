@@ -42,15 +42,26 @@ template <class T>
 void max_pool2d_separable(const T* src, T* dst, std::int64_t H, std::int64_t W, std::int64_t Ho, std::int64_t Wo,
                           std::int64_t k, std::int64_t s, std::int64_t p, T* tmp /* Ho*W... H*Wo */) {
   // horizontal: tmp[y][ox] = max over x in window(ox), for every input row y
+  // Outputs [lo, hi) have their whole window inside the row: tap-major loops over them vectorise.
+  const std::int64_t lo = std::min(Wo, (p + s - 1) / s);
+  const std::int64_t hi = std::max(lo, std::min(Wo, W - k + p >= 0 ? (W - k + p) / s + 1 : 0));
   for (std::int64_t y = 0; y < H; ++y) {
     const T* row = src + y * W;
     T* t = tmp + y * Wo;
-    for (std::int64_t ox = 0; ox < Wo; ++ox) {
+    const auto edge = [&](std::int64_t ox) {
       const std::int64_t x0 = std::max<std::int64_t>(ox * s - p, 0), x1 = std::min<std::int64_t>(ox * s - p + k, W);
       T m = -std::numeric_limits<T>::infinity();
       for (std::int64_t x = x0; x < x1; ++x) m = nan_max(m, row[x]);
       t[ox] = m;
-    }
+    };
+    for (std::int64_t ox = 0; ox < lo; ++ox) edge(ox);
+    for (std::int64_t ox = lo; ox < hi; ++ox) t[ox] = row[ox * s - p];
+    for (std::int64_t j = 1; j < k; ++j)
+      for (std::int64_t ox = lo; ox < hi; ++ox) {
+        const T v = row[ox * s - p + j], m = t[ox];
+        t[ox] = (v > m || v != v) ? v : m;  // nan_max, spelled so that it vectorises
+      }
+    for (std::int64_t ox = hi; ox < Wo; ++ox) edge(ox);
   }
   // vertical
   for (std::int64_t oy = 0; oy < Ho; ++oy) {
@@ -59,7 +70,10 @@ void max_pool2d_separable(const T* src, T* dst, std::int64_t H, std::int64_t W, 
     for (std::int64_t ox = 0; ox < Wo; ++ox) d[ox] = -std::numeric_limits<T>::infinity();
     for (std::int64_t y = y0; y < y1; ++y) {
       const T* t = tmp + y * Wo;
-      for (std::int64_t ox = 0; ox < Wo; ++ox) d[ox] = nan_max(d[ox], t[ox]);
+      for (std::int64_t ox = 0; ox < Wo; ++ox) {
+        const T v = t[ox], m = d[ox];
+        d[ox] = (v > m || v != v) ? v : m;
+      }
     }
   }
 }
