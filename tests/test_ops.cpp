@@ -171,6 +171,41 @@ TEST_CASE("nearest resize: PyTorch legacy index rule") {
   CHECK(ops::nearest_src(2, 3, 5) == 1);
 }
 
+TEST_CASE("nearest resize x2 and concat: fast paths equal the index rule, any thread split") {
+  std::mt19937 rng(11);
+  for (int threads : {1, 2, 3}) {
+    Context ctx;
+    ctx.threads = threads;
+    // 2x upsample (its own fast path) against the per-pixel legacy rule
+    const Tensor<float> x = random_tensor<float>(Shape{2, 70, 9, 13}, rng);
+    Tensor<float> up(Shape{2, 70, 18, 26});
+    ops::resize_nearest<float>(cview(x), view(up), ctx);
+    int bad = 0;
+    for (std::int64_t n = 0; n < 2; ++n)
+      for (std::int64_t c = 0; c < 70; ++c)
+        for (std::int64_t y = 0; y < 18; ++y)
+          for (std::int64_t xx = 0; xx < 26; ++xx)
+            bad += up.at(n, c, y, xx) != x.at(n, c, ops::nearest_src(y, 9, 18), ops::nearest_src(xx, 13, 26));
+    CHECK(bad == 0);
+    // concat of three inputs, batch 2, large enough to be split between threads mid-plane
+    const Tensor<float> a = random_tensor<float>(Shape{2, 300, 30, 31}, rng), b = random_tensor<float>(Shape{2, 1, 30, 31}, rng),
+                        d = random_tensor<float>(Shape{2, 257, 30, 31}, rng);
+    Tensor<float> cat(Shape{2, 558, 30, 31});
+    ops::concat_channels<float>({&a, &b, &d}, view(cat), ctx);
+    bad = 0;
+    for (std::int64_t n = 0; n < 2; ++n)
+      for (std::int64_t c = 0; c < 558; ++c)
+        for (std::int64_t y = 0; y < 30; ++y)
+          for (std::int64_t xx = 0; xx < 31; ++xx) {
+            const float want = c < 300 ? a.at(n, c, y, xx) : c < 301 ? b.at(n, 0, y, xx) : d.at(n, c - 301, y, xx);
+            bad += std::memcmp(&want, &cat.at(n, c, y, xx), sizeof(float)) != 0;
+          }
+    CHECK(bad == 0);
+    Tensor<float> wrong(Shape{2, 557, 30, 31});
+    CHECK_THROWS_AS(ops::concat_channels<float>({&a, &b, &d}, view(wrong), ctx), Error);
+  }
+}
+
 TEST_CASE("pooling: fast paths equal the window loops bit for bit (NaN included)") {
   std::mt19937 rng(5);
   for (auto [k, s, p] : {std::tuple<int, int, int>{3, 2, 1}, {5, 1, 2}, {2, 2, 0}, {3, 1, 1}}) {

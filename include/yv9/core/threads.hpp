@@ -23,4 +23,20 @@ inline int resolve_threads(int requested) {
 #endif
 }
 
+// Inside a parallel region: this thread's index and the team's size (0 and 1 without OpenMP).
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+inline int team_size() {
+#ifdef _OPENMP
+  return omp_get_num_threads();
+#else
+  return 1;
+#endif
+}
+
 }  // namespace yv9

@@ -104,16 +104,11 @@ class ConcatLayer : public Layer<T> {
     }
     return s;
   }
-  void forward(const std::vector<const Tensor<T>*>& in, Tensor<T>& out, const Context&) const override {
+  void forward(const std::vector<const Tensor<T>*>& in, Tensor<T>& out, const Context& ctx) const override {
     std::vector<Shape> shapes;
     for (auto* t : in) shapes.push_back(t->shape());
     out = Tensor<T>(out_shape(shapes));
-    View<T> o = view(out);
-    std::int64_t c0 = 0;
-    for (auto* t : in) {
-      ops::copy_planes<T>(cview(*t), o.channels(c0, t->dim(1)));
-      c0 += t->dim(1);
-    }
+    ops::concat_channels<T>(in, view(out), ctx);
   }
 };
 

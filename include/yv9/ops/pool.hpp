@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/tensor.hpp"
+#include "../core/threads.hpp"
 #include "../core/view.hpp"
 
 namespace yv9::ops {
@@ -171,6 +173,20 @@ void resize_nearest(View<const T> in, View<T> out, const Context& ctx) {
   std::vector<std::int64_t> xs(out.w);
   for (std::int64_t x = 0; x < out.w; ++x) xs[x] = nearest_src(x, in.w, out.w);
   [[maybe_unused]] const int nt = ctx.threads_for(planes * out.h * out.w, kGrainElems);
+  if (out.h == 2 * in.h && out.w == 2 * in.w) {  // nn.Upsample(scale_factor=2): each pixel to a 2x2 block
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (std::int64_t pl = 0; pl < planes; ++pl) {
+      const T* src = in.plane(pl / in.c, pl % in.c);
+      T* dst = out.plane(pl / in.c, pl % in.c);
+      for (std::int64_t y = 0; y < in.h; ++y) {
+        const T* s = src + y * in.w;
+        T* d = dst + 2 * y * out.w;
+        for (std::int64_t x = 0; x < in.w; ++x) d[2 * x] = d[2 * x + 1] = s[x];
+        std::memcpy(d + out.w, d, static_cast<std::size_t>(out.w) * sizeof(T));
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) num_threads(nt)
   for (std::int64_t pl = 0; pl < planes; ++pl) {
     const T* src = in.plane(pl / in.c, pl % in.c);
@@ -179,6 +195,43 @@ void resize_nearest(View<const T> in, View<T> out, const Context& ctx) {
       const T* srow = src + nearest_src(y, in.h, out.h) * in.w;
       T* drow = dst + y * out.w;
       for (std::int64_t x = 0; x < out.w; ++x) drow[x] = srow[xs[x]];
+    }
+  }
+}
+
+// torch.cat(dim=1): each input's planes copied into its channel range of out, the threads
+// splitting the bytes of every image evenly (a neck concat moves megabytes).
+template <class T>
+void concat_channels(const std::vector<const Tensor<T>*>& in, View<T> out, const Context& ctx) {
+  struct Piece {
+    const T* src;
+    T* dst;
+    std::int64_t count;
+  };
+  std::vector<Piece> pieces;
+  for (std::int64_t b = 0; b < out.n; ++b) {
+    std::int64_t c0 = 0;
+    for (const Tensor<T>* t : in) {
+      const std::int64_t c = t->dim(1);
+      if (t->dim(0) != out.n || t->dim(2) != out.h || t->dim(3) != out.w || c0 + c > out.c)
+        throw Error("concat: input " + t->shape().str() + " does not fit the output");
+      pieces.push_back(Piece{t->data() + b * c * out.hw(), out.plane(b, c0), c * out.hw()});
+      c0 += c;
+    }
+  }
+  std::int64_t total = 0;
+  for (const Piece& p : pieces) total += p.count;
+  [[maybe_unused]] const int nt = ctx.threads_for(total, kGrainElems * 4);
+#pragma omp parallel num_threads(nt)
+  {
+    const int tid = thread_index(), team = team_size();
+    // this thread's share [lo, hi) of the concatenated element range
+    const std::int64_t lo = total * tid / team, hi = total * (tid + 1) / team;
+    std::int64_t at = 0;
+    for (const Piece& p : pieces) {
+      const std::int64_t a = std::max(lo, at), e = std::min(hi, at + p.count);
+      if (a < e) std::memcpy(p.dst + (a - at), p.src + (a - at), static_cast<std::size_t>(e - a) * sizeof(T));
+      at += p.count;
     }
   }
 }
