@@ -152,7 +152,7 @@ struct Conv2d {
     const bool direct = g.pointwise();
 #pragma omp parallel num_threads(nt)
     {
-      std::vector<float> scratch(gemm_scratch_floats(nc));
+      float* const scratch = gemm_thread_scratch(gemm_scratch_floats(nc));
 #pragma omp for schedule(static)
       for (std::int64_t job = 0; job < jobs; ++job) {
         std::int64_t r = job;
@@ -170,7 +170,7 @@ struct Conv2d {
         e.bias = bias.empty() ? nullptr : bias.data() + grp * Mg;
         if (direct) {
           DenseB B(src, in.hw());
-          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch.data());
+          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch);
         } else {
           Im2colB B;
           B.src = src;
@@ -185,7 +185,7 @@ struct Conv2d {
           B.dh = g.dh;
           B.dw = g.dw;
           B.Wo = Wo;
-          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch.data());
+          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch);
         }
         if (separate)
           for (std::int64_t i = 0; i < mc; ++i) act.apply(C + (m0 + i) * P + j0, ncols);

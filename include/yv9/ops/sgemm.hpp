@@ -399,6 +399,20 @@ inline std::size_t gemm_scratch_floats(std::int64_t nc) {
   return static_cast<std::size_t>(kGemmKC * ((nc + kGemmNR - 1) / kGemmNR) * kGemmNR);
 }
 
+// This thread's packing scratch of at least `floats` floats, reused by every later call on the
+// thread (it only grows, to the largest tile the thread has packed: 256 KiB for convolutions), so
+// no convolution pays for allocating, zeroing and page-faulting a fresh block. Contents are
+// whatever the last user left: BPackers overwrite all they hand to the kernels.
+inline float* gemm_thread_scratch(std::size_t floats) {
+  thread_local std::vector<float, AlignedAllocator<float>> buf;
+  if (buf.size() < floats) {
+    buf.clear();
+    buf.shrink_to_fit();
+    buf.resize(floats);
+  }
+  return buf.data();
+}
+
 // C is the whole output matrix (row-major, ldc); element (m, j) is C[m * ldc + j], and this call
 // writes rows [m0, m0+mc) x columns [j0, j0+nc) only. A.K is the product's K. scratch: at least
 // gemm_scratch_floats(nc) floats, any alignment, owned by the calling thread.
