@@ -21,6 +21,10 @@ inline constexpr std::int64_t kRegMax = 16;
 
 template <class T>
 struct DetectLevel {
+  // box[0] and cls[0] read the same map with the same 3x3 geometry: they run as one convolution,
+  // `stem`, with their output channels stacked (box first), so the map is packed once and the
+  // GEMM gets c2 + c3 rows; box[0] / cls[0] keep only their geometry.
+  ops::Conv2d<T> stem;
   ops::Conv2d<T> box[3], cls[3];
 };
 
@@ -41,10 +45,16 @@ class DetectSet {
     for (std::size_t l = 0; l < ch.size(); ++l) {
       const std::string bp = p + box_name + "." + std::to_string(l) + ".", cp = p + cls_name + "." + std::to_string(l) + ".";
       DetectLevel<T> lv;
-      lv.box[0] = load_conv_bn<T>(b, bp + "0.", conv_geom(ch[l], c2, 3), act);
+      std::vector<double> wb, bb, wc, bc;
+      lv.box[0].g = conv_geom(ch[l], c2, 3);
+      load_conv_bn_raw(b, bp + "0.", lv.box[0].g, wb, bb);
       lv.box[1] = load_conv_bn<T>(b, bp + "1.", conv_geom(c2, c2, 3, 1, -1, g), act);
       lv.box[2] = load_conv2d<T>(b, bp + "2.", conv_geom(c2, 4 * kRegMax, 1, 1, 0, g), true);
-      lv.cls[0] = load_conv_bn<T>(b, cp + "0.", conv_geom(ch[l], c3, 3), act);
+      lv.cls[0].g = conv_geom(ch[l], c3, 3);
+      load_conv_bn_raw(b, cp + "0.", lv.cls[0].g, wc, bc);
+      wb.insert(wb.end(), wc.begin(), wc.end());  // [c2][C_l][3][3] then [c3][C_l][3][3]
+      bb.insert(bb.end(), bc.begin(), bc.end());
+      lv.stem = make_conv<T>(conv_geom(ch[l], c2 + c3, 3), wb, bb, act);
       lv.cls[1] = load_conv_bn<T>(b, cp + "1.", conv_geom(c3, c3, 3), act);
       lv.cls[2] = load_conv2d<T>(b, cp + "2.", conv_geom(c3, nc, 1, 1, 0), true);
       levels_.push_back(std::move(lv));
@@ -61,8 +71,11 @@ class DetectSet {
     const DetectLevel<T>& lv = levels_.at(l);
     Tensor<T> out(Shape{x.n, 4 * kRegMax + nc_, x.h, x.w});
     View<T> v = view(out);
-    branch(lv.box, x, v.channels(0, 4 * kRegMax), ctx);
-    branch(lv.cls, x, v.channels(4 * kRegMax, nc_), ctx);
+    Tensor<T> stem = run_conv(lv.stem, x, ctx);
+    const View<const T> sv = cview(stem);
+    const std::int64_t c2 = lv.box[0].g.c2, c3 = lv.cls[0].g.c2;
+    branch(lv.box, sv.channels(0, c2), v.channels(0, 4 * kRegMax), ctx);
+    branch(lv.cls, sv.channels(c2, c3), v.channels(4 * kRegMax, nc_), ctx);
     return out;
   }
 
@@ -90,9 +103,9 @@ class DetectSet {
   }
 
  private:
-  static void branch(const ops::Conv2d<T> (&c)[3], View<const T> x, View<T> out, const Context& ctx) {
-    Tensor<T> a = run_conv(c[0], x, ctx);
-    Tensor<T> b = run_conv(c[1], cview(a), ctx);
+  // c[1] and c[2] on the branch's slice of the stem output
+  static void branch(const ops::Conv2d<T> (&c)[3], View<const T> a, View<T> out, const Context& ctx) {
+    Tensor<T> b = run_conv(c[1], a, ctx);
     c[2].forward(cview(b), out, ctx);
   }
 
