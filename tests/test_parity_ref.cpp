@@ -108,3 +108,29 @@ TEST_CASE("parity with the PyTorch reference: every case under tests/data/ref") 
     SUBCASE(dir.substr(dir.find_last_of('/') + 1).c_str()) { run_case(dir); }
   }
 }
+
+TEST_CASE("batch of two: every case's output for each image equals its batch-1 output bit for bit") {
+  // Channel-slice views, fused sibling convolutions and the heads all index images by their batch
+  // stride; a second image that differs from the first catches any that does not.
+  for (const auto& dir : cases()) {
+    CAPTURE(dir);
+    io::Json cj = yv9test::read_json(dir + "/case.json");
+    auto m = model::load_model<float>(dir + "/" + cj.find("weights")->as_string());
+    const Tensor<float> x0 = io::read_npy_f32(dir + "/" + cj.find("runs")->as_array().at(0).find("input")->as_string());
+    if (x0.dim(0) != 1) continue;
+    Tensor<float> x1 = x0.clone();
+    for (std::int64_t i = 0; i < x1.size(); ++i) x1[i] = 0.5f - 0.75f * x1[i] + 0.001f * static_cast<float>(i % 7);
+    Shape s2 = x0.shape();
+    s2[0] = 2;
+    Tensor<float> xb(s2);
+    std::memcpy(xb.data(), x0.data(), x0.bytes());
+    std::memcpy(xb.data() + x0.size(), x1.data(), x1.bytes());
+    Context ctx;
+    ctx.threads = 2;
+    const Tensor<float> yb = m.net.forward(xb, ctx), y0 = m.net.forward(x0, ctx), y1 = m.net.forward(x1, ctx);
+    REQUIRE(yb.dim(0) == 2);
+    REQUIRE(yb.size() == 2 * y0.size());
+    CHECK(std::memcmp(yb.data(), y0.data(), y0.bytes()) == 0);
+    CHECK(std::memcmp(yb.data() + y0.size(), y1.data(), y1.bytes()) == 0);
+  }
+}

@@ -54,30 +54,42 @@ class RepNBottleneck {
 template <class T>
 class RepNCSP {
  public:
+  // cv1 and cv2 are 1x1 convs of the same input: they run as one (cv21_, cv2's rows stacked on
+  // cv1's; same per-channel results), so the input is packed once and the GEMM gets 2c_ rows.
+  // It writes channels [c_, 3c_) of a 3c_-channel buffer: cv2(x) lands right where the concat
+  // wants it, cv1(x) after it, and m's output fills channels [0, c_); cv3 reads [0, 2c_).
   RepNCSP(Binder& b, const std::string& p, std::int64_t c1, std::int64_t c2, std::int64_t n, Activation act)
       : c_(c2 / 2) {
-    cv1_ = load_conv_bn<T>(b, p + "cv1.", conv_geom(c1, c_, 1), act);
-    cv2_ = load_conv_bn<T>(b, p + "cv2.", conv_geom(c1, c_, 1), act);
+    std::vector<double> w1, b1, w2, b2;
+    cv1_.g = conv_geom(c1, c_, 1);
+    load_conv_bn_raw(b, p + "cv1.", cv1_.g, w1, b1);
+    cv2_.g = conv_geom(c1, c_, 1);
+    load_conv_bn_raw(b, p + "cv2.", cv2_.g, w2, b2);
+    w2.insert(w2.end(), w1.begin(), w1.end());
+    b2.insert(b2.end(), b1.begin(), b1.end());
+    cv21_ = make_conv<T>(conv_geom(c1, 2 * c_, 1), w2, b2, act);
     cv3_ = load_conv_bn<T>(b, p + "cv3.", conv_geom(2 * c_, c2, 1), act);
     for (std::int64_t i = 0; i < n; ++i) m_.emplace_back(b, p + "m." + std::to_string(i) + ".", c_, c_, true, act);
   }
   std::int64_t c2() const { return cv3_.g.c2; }
   void forward(View<const T> in, View<T> out, const Context& ctx) const {
-    Tensor<T> cat(Shape{in.n, 2 * c_, in.h, in.w});
-    View<T> vcat = view(cat);
-    Tensor<T> t = run_conv(cv1_, in, ctx);
+    Tensor<T> buf(Shape{in.n, 3 * c_, in.h, in.w});
+    const View<T> vbuf = view(buf);
+    cv21_.forward(in, vbuf.channels(c_, 2 * c_), ctx);
+    View<const T> t = cview(buf).channels(2 * c_, c_);  // cv1(x)
+    Tensor<T> u, next;
     for (std::size_t i = 0; i < m_.size(); ++i) {
       if (i + 1 == m_.size()) {
-        m_[i].forward(cview(t), vcat.channels(0, c_), ctx);
+        m_[i].forward(t, vbuf.channels(0, c_), ctx);
       } else {
-        Tensor<T> u(t.shape());
-        m_[i].forward(cview(t), view(u), ctx);
-        t = std::move(u);
+        next = Tensor<T>(Shape{in.n, c_, in.h, in.w});
+        m_[i].forward(t, view(next), ctx);
+        u = std::move(next);
+        t = cview(u);
       }
     }
-    if (m_.empty()) ops::copy_planes<T>(cview(t), vcat.channels(0, c_));
-    cv2_.forward(in, vcat.channels(c_, c_), ctx);
-    cv3_.forward(cview(cat), out, ctx);
+    if (m_.empty()) ops::copy_planes<T>(t, vbuf.channels(0, c_));
+    cv3_.forward(cview(buf).channels(0, 2 * c_), out, ctx);
   }
   std::int64_t macs(std::int64_t n, std::int64_t h, std::int64_t w) const {
     std::int64_t s = conv_macs(cv1_, n, h, w) + conv_macs(cv2_, n, h, w) + conv_macs(cv3_, n, h, w);
@@ -87,7 +99,7 @@ class RepNCSP {
 
  private:
   std::int64_t c_;
-  ops::Conv2d<T> cv1_, cv2_, cv3_;
+  ops::Conv2d<T> cv1_, cv2_, cv21_, cv3_;  // cv1_, cv2_: geometry only (see cv21_)
   std::vector<RepNBottleneck<T>> m_;
 };
 
