@@ -65,9 +65,11 @@ class RepNCSP {
     load_conv_bn_raw(b, p + "cv1.", cv1_.g, w1, b1);
     cv2_.g = conv_geom(c1, c_, 1);
     load_conv_bn_raw(b, p + "cv2.", cv2_.g, w2, b2);
+    w2.reserve(w2.size() + w1.size());
     w2.insert(w2.end(), w1.begin(), w1.end());
+    std::vector<double>().swap(w1);
     b2.insert(b2.end(), b1.begin(), b1.end());
-    cv21_ = make_conv<T>(conv_geom(c1, 2 * c_, 1), w2, b2, act);
+    cv21_ = make_conv<T>(conv_geom(c1, 2 * c_, 1), std::move(w2), b2, act);
     cv3_ = load_conv_bn<T>(b, p + "cv3.", conv_geom(2 * c_, c2, 1), act);
     for (std::int64_t i = 0; i < n; ++i) m_.emplace_back(b, p + "m." + std::to_string(i) + ".", c_, c_, true, act);
   }

@@ -7,6 +7,7 @@
 #pragma once
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../model/binder.hpp"
@@ -68,14 +69,19 @@ inline BnAffine load_bn(Binder& b, const std::string& prefix, std::int64_t c) {
   return bn;
 }
 
+// Takes the double weights by value (callers move them in) and frees them before packing: at load
+// time the peak is the weights already packed plus one conv's transient copies, so a layer holds
+// at most its float copy and its packed copy at once.
 template <class T>
-ops::Conv2d<T> make_conv(const ConvGeom& g, const std::vector<double>& w, const std::vector<double>& bias, Activation act) {
+ops::Conv2d<T> make_conv(const ConvGeom& g, std::vector<double> w, const std::vector<double>& bias, Activation act) {
   ops::Conv2d<T> c;
   c.g = g;
   c.act = act;
   c.weight.assign(w.begin(), w.end());
+  const bool has_weights = !w.empty();  // spec mode (no weights) has nothing to pack
+  std::vector<double>().swap(w);
   c.bias.assign(bias.begin(), bias.end());
-  if (!w.empty()) c.finalize();  // spec mode (no weights) has nothing to pack
+  if (has_weights) c.finalize();
   return c;
 }
 
@@ -98,7 +104,7 @@ template <class T>
 ops::Conv2d<T> load_conv_bn(Binder& b, const std::string& prefix, const ConvGeom& g, Activation act) {
   std::vector<double> w, bias;
   load_conv_bn_raw(b, prefix, g, w, bias);
-  return make_conv<T>(g, w, bias, act);
+  return make_conv<T>(g, std::move(w), bias, act);
 }
 
 // torch.nn.Conv2d (optionally with bias), used by CBLinear, the heads' last layer and MQA projections.
@@ -109,7 +115,7 @@ ops::Conv2d<T> load_conv2d(Binder& b, const std::string& prefix, const ConvGeom&
   auto w = b.param(prefix + "weight", weight_shape(g));
   std::vector<double> bias;
   if (has_bias) bias = b.param(prefix + "bias", {g.c2});
-  return make_conv<T>(g, w, bias, act);
+  return make_conv<T>(g, std::move(w), bias, act);
 }
 
 // RepConvN(c1, c2, 3, 1): act(BN(conv3x3(x)) + BN(conv1x1(x))) fused into one 3x3 with bias.
@@ -125,7 +131,8 @@ ops::Conv2d<T> load_repconvn(Binder& b, const std::string& prefix, std::int64_t 
       for (std::int64_t i = 0; i < c1; ++i) w3[((o * c1 + i) * 3 + 1) * 3 + 1] += w1[o * c1 + i];
     }
   }
-  return make_conv<T>(g3, w3, b3, act);
+  std::vector<double>().swap(w1);
+  return make_conv<T>(g3, std::move(w3), b3, act);
 }
 
 template <class T>

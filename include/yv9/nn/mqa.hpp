@@ -40,7 +40,7 @@ class MQA {
     auto qw = b.param(p + "_query_proj.0.weight", weight_shape(qg));
     std::vector<double> qbias;
     if (pooled() && b.bound()) fold_bn_into_1x1(qbn, qw, qbias, qc, a.in);
-    q_proj_ = make_conv<T>(qg, qw, qbias, {});
+    q_proj_ = make_conv<T>(qg, std::move(qw), qbias, {});
     if (a.kv > 1) {
       const ConvGeom dw = conv_geom(a.in, a.in, a.dw_k, a.kv, (a.dw_k - 1) / 2, a.in);
       key_dw_ = load_dw_bn(b, p + "_key_dw_conv.", dw);
@@ -139,7 +139,7 @@ class MQA {
         for (std::int64_t k = 0; k < per; ++k) w[o * per + k] *= bn.scale[o];
       bias = bn.shift;
     }
-    return make_conv<T>(g, w, bias, {});
+    return make_conv<T>(g, std::move(w), bias, {});
   }
 
   // proj(BN(x)) = (W diag(s)) x + W t, in double before rounding to T.
