@@ -201,8 +201,9 @@ TEST_CASE("nearest resize x2 and concat: fast paths equal the index rule, any th
             bad += std::memcmp(&want, &cat.at(n, c, y, xx), sizeof(float)) != 0;
           }
     CHECK(bad == 0);
-    Tensor<float> wrong(Shape{2, 557, 30, 31});
-    CHECK_THROWS_AS(ops::concat_channels<float>({&a, &b, &d}, view(wrong), ctx), Error);
+    Tensor<float> fewer(Shape{2, 557, 30, 31}), more(Shape{2, 559, 30, 31});
+    CHECK_THROWS_AS(ops::concat_channels<float>({&a, &b, &d}, view(fewer), ctx), Error);
+    CHECK_THROWS_AS(ops::concat_channels<float>({&a, &b, &d}, view(more), ctx), Error);
   }
 }
 

@@ -122,8 +122,8 @@ struct Conv2d {
   // Jobs = (image, group, row block, column tile), sized so the threads get equal shares: column
   // tiles (whole NR panels, ~256 wide) whenever the map has more than 256 pixels; below that one
   // tile per map and the output channels split into one block per thread (each block packs its
-  // B once, so splitting rows further would only repeat the im2col work). Any split gives the same bits (sgemm's
-  // contract), so neither the thread count nor this heuristic changes results.
+  // B once, so splitting rows further would only repeat the im2col work). Any split gives the
+  // same bits (sgemm's contract), so neither the thread count nor this heuristic changes results.
   void forward_sgemm(View<const T> in, View<T> out, const Context& ctx) const {
     const std::int64_t Wo = g.out_w(in.w), P = g.out_h(in.h) * Wo, Mg = g.cout_g();
     [[maybe_unused]] const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -218,6 +219,7 @@ void concat_channels(const std::vector<const Tensor<T>*>& in, View<T> out, const
       pieces.push_back(Piece{t->data() + b * c * out.hw(), out.plane(b, c0), c * out.hw()});
       c0 += c;
     }
+    if (c0 != out.c) throw Error("concat: inputs have " + std::to_string(c0) + " channels, output " + std::to_string(out.c));
   }
   std::int64_t total = 0;
   for (const Piece& p : pieces) total += p.count;

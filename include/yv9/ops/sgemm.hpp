@@ -49,13 +49,14 @@
 //
 // Using it (convolution, per group g; Mg = c_out/groups, K = c_in/groups*kh*kw, P = Ho*Wo):
 //   load time:  pa[g] = pack_a(weight + g*Mg*K, Mg, K, K)
-//   forward:    jobs = (image, group, column tile of nc = 256 pixels; all of P when P <= 512), and
-//               when P is small also row blocks of M: any split gives the same bits.
+//   forward:    jobs = (image, group, column tile of ~256 pixels in whole NR panels; all of P
+//               when P <= 256), and when there are fewer jobs than threads also row blocks of M:
+//               any split gives the same bits (ops/conv.hpp: Conv2d::forward_sgemm).
 //               B = Im2colB{src = in.plane(b, g*cin_g), H, W, kh, kw, sh, sw, ph, pw, dh, dw, Wo},
-//               or DenseB(in.plane(b, g*cin_g), H*W) for 1x1 / stride 1 / no padding (no copy);
+//               or DenseB(in.plane(b, g*cin_g), H*W) for 1x1 / stride 1 / no padding;
 //               sgemm(pa[g], 0, Mg, B, j0, nc, out.plane(b, g*Mg), P,
-//                     Epilogue{bias + g*Mg, act}, scratch)   scratch: gemm_scratch_floats(256)
-//               floats per thread (256 KiB), allocated once per parallel region.
+//                     Epilogue{bias + g*Mg, act}, scratch)   scratch: gemm_thread_scratch(
+//               gemm_scratch_floats(nc)), the calling thread's reused buffer (256 KiB).
 // Attention:    S = Q K: pack_a(pq, Q + r0*d, nr, d, d) into a reused PackedA, DenseB(K + c0, Lk);
 //               acc += P V: pack_a the probability block, DenseB(V + c0*d, d), accumulate = true.
 #pragma once
