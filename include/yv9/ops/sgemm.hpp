@@ -189,7 +189,6 @@ struct Im2colB final : BPacker {
     // listed once (a batch at a time), then filled k row by k row: one k row of every chunk reads
     // one input row left to right and completes each panel's 128-byte row while it is in L1
     // (chunk by chunk, each pass over kc rows wrote part lines all over the block).
-    constexpr int kBatch = 64;
     Chunk batch[kBatch];
     for (std::int64_t col = 0; col < nc;) {
       int n = 0;
@@ -209,6 +208,7 @@ struct Im2colB final : BPacker {
   }
 
  private:
+  static constexpr int kBatch = 64;  // chunks whose geometry is listed at a time
   struct Chunk {
     std::int64_t iy0, ix0, len, off;  // input row/column of tap (0,0) for the first pixel; dst offset
   };
@@ -242,9 +242,6 @@ struct Im2colB final : BPacker {
 
   // d[t] = row[ix0 + t*sw] where 0 <= ix0 + t*sw < W, else 0, for t < len <= kGemmNR.
   void taps(float* d, const float* row, std::int64_t ix0, std::int64_t len) const {
-#if defined(__AVX512F__)
-    if (sw <= 2) return taps_avx512(d, row, ix0, len);
-#endif
     if (ix0 >= 0 && ix0 + (len - 1) * sw < W) {  // all taps inside the row: no zeros, no divisions
       if (sw == 1 && len == kGemmNR)
         std::memcpy(d, row + ix0, sizeof(float) * kGemmNR);  // the common case: fixed size, inlined
@@ -265,14 +262,6 @@ struct Im2colB final : BPacker {
     zero(d + hi, len - hi);
   }
   static void zero(float* d, std::int64_t n) {
-#if defined(__AVX512F__)
-    const std::uint64_t m = n >= 32 ? ~std::uint64_t(0) : (std::uint64_t(1) << n) - 1;
-    if (n <= 32) {
-      _mm512_mask_storeu_ps(d, static_cast<__mmask16>(m & 0xFFFF), _mm512_setzero_ps());
-      _mm512_mask_storeu_ps(d + 16, static_cast<__mmask16>((m >> 16) & 0xFFFF), _mm512_setzero_ps());
-      return;
-    }
-#endif
     for (std::int64_t t = 0; t < n; ++t) d[t] = 0.0f;
   }
 
@@ -286,9 +275,9 @@ struct Im2colB final : BPacker {
       std::int64_t col;
       std::uint64_t in;
     };
-    X xs[kMaxTap][64];
-    std::int64_t ys[kMaxTap][64];
-    std::uint32_t outs[64];
+    X xs[kMaxTap][kBatch];
+    std::int64_t ys[kMaxTap][kBatch];
+    std::uint32_t outs[kBatch];
     for (int c = 0; c < n; ++c) {
       const Chunk& ch = chunks[c];
       outs[c] = static_cast<std::uint32_t>(bits(0, ch.len));
@@ -351,38 +340,6 @@ struct Im2colB final : BPacker {
     return h & ~((std::uint64_t(1) << lo) - 1);
   }
 
-  // taps() for sw 1 or 2 with masked vector loads: lanes outside the row are masked off, so
-  // nothing outside it is read (masked-off lanes do not fault); the address is formed as an
-  // integer because ix0 may be negative.
-  void taps_avx512(float* d, const float* row, std::int64_t ix0, std::int64_t len) const {
-    static_assert(kGemmNR == 32, "two zmm per packed row");
-    const auto at = [row, ix0](std::int64_t u) {
-      return reinterpret_cast<const float*>(reinterpret_cast<std::uintptr_t>(row) +
-                                            static_cast<std::uintptr_t>((ix0 + u) * std::int64_t(sizeof(float))));
-    };
-    // input lanes u (reading row[ix0 + u]) that are inside the row: [ulo, uhi) within [0, span)
-    const std::int64_t span = sw == 1 ? len : 2 * len - 1;
-    const std::int64_t ulo = std::min(span, std::max<std::int64_t>(0, -ix0));
-    const std::int64_t uhi = std::max(ulo, std::min(span, W - ix0));
-    const auto bits = [](std::int64_t lo, std::int64_t hi) -> std::uint64_t {  // bits [lo, hi), hi <= 64
-      const std::uint64_t h = hi >= 64 ? ~std::uint64_t(0) : (std::uint64_t(1) << hi) - 1;
-      return h & ~((std::uint64_t(1) << lo) - 1);
-    };
-    const std::uint64_t in = bits(ulo, uhi), out = bits(0, len);
-    const auto m16 = [](std::uint64_t m, int part) { return static_cast<__mmask16>((m >> (16 * part)) & 0xFFFF); };
-    if (sw == 1) {
-      _mm512_mask_storeu_ps(d, m16(out, 0), _mm512_maskz_loadu_ps(m16(in, 0), at(0)));
-      _mm512_mask_storeu_ps(d + 16, m16(out, 1), _mm512_maskz_loadu_ps(m16(in, 1), at(16)));
-      return;
-    }
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512 a0 = _mm512_maskz_loadu_ps(m16(in, 0), at(0)), a1 = _mm512_maskz_loadu_ps(m16(in, 1), at(16));
-    _mm512_mask_storeu_ps(d, m16(out, 0), _mm512_permutex2var_ps(a0, even, a1));
-    if (len > 16) {
-      const __m512 a2 = _mm512_maskz_loadu_ps(m16(in, 2), at(32)), a3 = _mm512_maskz_loadu_ps(m16(in, 3), at(48));
-      _mm512_mask_storeu_ps(d + 16, m16(out, 1), _mm512_permutex2var_ps(a2, even, a3));
-    }
-  }
 #endif
 };
 
