@@ -191,7 +191,7 @@ TEST_CASE("nearest resize x2 and concat: fast paths equal the index rule, any th
     const Tensor<float> a = random_tensor<float>(Shape{2, 300, 30, 31}, rng), b = random_tensor<float>(Shape{2, 1, 30, 31}, rng),
                         d = random_tensor<float>(Shape{2, 257, 30, 31}, rng);
     Tensor<float> cat(Shape{2, 558, 30, 31});
-    ops::concat_channels<float>({&a, &b, &d}, view(cat), ctx);
+    ops::concat_channels<float>({cview(a), cview(b), cview(d)}, view(cat), ctx);
     bad = 0;
     for (std::int64_t n = 0; n < 2; ++n)
       for (std::int64_t c = 0; c < 558; ++c)
@@ -202,8 +202,8 @@ TEST_CASE("nearest resize x2 and concat: fast paths equal the index rule, any th
           }
     CHECK(bad == 0);
     Tensor<float> fewer(Shape{2, 557, 30, 31}), more(Shape{2, 559, 30, 31});
-    CHECK_THROWS_AS(ops::concat_channels<float>({&a, &b, &d}, view(fewer), ctx), Error);
-    CHECK_THROWS_AS(ops::concat_channels<float>({&a, &b, &d}, view(more), ctx), Error);
+    CHECK_THROWS_AS(ops::concat_channels<float>({cview(a), cview(b), cview(d)}, view(fewer), ctx), Error);
+    CHECK_THROWS_AS(ops::concat_channels<float>({cview(a), cview(b), cview(d)}, view(more), ctx), Error);
   }
 }
 

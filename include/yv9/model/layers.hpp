@@ -108,7 +108,9 @@ class ConcatLayer : public Layer<T> {
     std::vector<Shape> shapes;
     for (auto* t : in) shapes.push_back(t->shape());
     out = Tensor<T>(out_shape(shapes));
-    ops::concat_channels<T>(in, view(out), ctx);
+    std::vector<View<const T>> views;
+    for (auto* t : in) views.push_back(cview(*t));
+    ops::concat_channels<T>(views, view(out), ctx);
   }
 };
 

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "../core/error.hpp"
-#include "../core/tensor.hpp"
 #include "../core/threads.hpp"
 #include "../core/view.hpp"
 
@@ -38,6 +37,15 @@ struct PoolGeom {
 template <class T>
 inline T nan_max(T m, T v) {
   return (v > m || std::isnan(v)) ? v : m;
+}
+
+// f(src plane, dst plane) for every (image, channel) plane of in and out, the planes split
+// statically between nt threads.
+template <class T, class F>
+void for_each_plane(View<const T> in, View<T> out, [[maybe_unused]] int nt, F&& f) {
+  const std::int64_t planes = in.n * in.c;
+#pragma omp parallel for schedule(static) num_threads(nt)
+  for (std::int64_t pl = 0; pl < planes; ++pl) f(in.plane(pl / in.c, pl % in.c), out.plane(pl / in.c, pl % in.c));
 }
 
 // Square window k, stride s, padding p (with -inf padding): rows then columns.
@@ -96,10 +104,7 @@ void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context&
     }
     return;
   }
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
-    const T* src = in.plane(pl / in.c, pl % in.c);
-    T* dst = out.plane(pl / in.c, pl % in.c);
+  for_each_plane(in, out, nt, [&](const T* src, T* dst) {
     for (std::int64_t oy = 0; oy < out.h; ++oy) {
       const std::int64_t y0 = std::max<std::int64_t>(oy * g.sh - g.ph, 0);
       const std::int64_t y1 = std::min<std::int64_t>(oy * g.sh - g.ph + g.kh, in.h);
@@ -112,32 +117,25 @@ void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context&
         dst[oy * out.w + ox] = m;
       }
     }
-  }
+  });
 }
 
 template <class T>
 void avg_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
-  const std::int64_t planes = in.n * in.c;
-  [[maybe_unused]] const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
+  const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
   if (g.kh == 2 && g.kw == 2 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) {
     // ADown / AConv: ((a + b) + c) + d, then / 4 — PyTorch's summation order, vectorisable
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (std::int64_t pl = 0; pl < planes; ++pl) {
-      const T* src = in.plane(pl / in.c, pl % in.c);
-      T* dst = out.plane(pl / in.c, pl % in.c);
+    for_each_plane(in, out, nt, [&](const T* src, T* dst) {
       for (std::int64_t oy = 0; oy < out.h; ++oy) {
         const T* r0 = src + oy * in.w;
         const T* r1 = r0 + in.w;
         T* d = dst + oy * out.w;
         for (std::int64_t ox = 0; ox < out.w; ++ox) d[ox] = (((r0[ox] + r0[ox + 1]) + r1[ox]) + r1[ox + 1]) / T(4);
       }
-    }
+    });
     return;
   }
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
-    const T* src = in.plane(pl / in.c, pl % in.c);
-    T* dst = out.plane(pl / in.c, pl % in.c);
+  for_each_plane(in, out, nt, [&](const T* src, T* dst) {
     for (std::int64_t oy = 0; oy < out.h; ++oy) {
       std::int64_t y0 = oy * g.sh - g.ph, y1 = std::min(y0 + g.kh, in.h + g.ph);
       const std::int64_t span_y = y1 - y0;
@@ -155,7 +153,7 @@ void avg_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context&
         dst[oy * out.w + ox] = sum / T(div);
       }
     }
-  }
+  });
 }
 
 // PyTorch's legacy 'nearest' source index: floor(dst * (float)in/out), clamped.
@@ -170,40 +168,33 @@ inline std::int64_t nearest_src(std::int64_t dst, std::int64_t in, std::int64_t 
 // F.interpolate(x, size=(out.h, out.w), mode='nearest'); also nn.Upsample(scale_factor=2).
 template <class T>
 void resize_nearest(View<const T> in, View<T> out, const Context& ctx) {
-  const std::int64_t planes = in.n * in.c;
-  std::vector<std::int64_t> xs(out.w);
-  for (std::int64_t x = 0; x < out.w; ++x) xs[x] = nearest_src(x, in.w, out.w);
-  [[maybe_unused]] const int nt = ctx.threads_for(planes * out.h * out.w, kGrainElems);
+  const int nt = ctx.threads_for(in.n * in.c * out.h * out.w, kGrainElems);
   if (out.h == 2 * in.h && out.w == 2 * in.w) {  // nn.Upsample(scale_factor=2): each pixel to a 2x2 block
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (std::int64_t pl = 0; pl < planes; ++pl) {
-      const T* src = in.plane(pl / in.c, pl % in.c);
-      T* dst = out.plane(pl / in.c, pl % in.c);
+    for_each_plane(in, out, nt, [&](const T* src, T* dst) {
       for (std::int64_t y = 0; y < in.h; ++y) {
         const T* s = src + y * in.w;
         T* d = dst + 2 * y * out.w;
         for (std::int64_t x = 0; x < in.w; ++x) d[2 * x] = d[2 * x + 1] = s[x];
         std::memcpy(d + out.w, d, static_cast<std::size_t>(out.w) * sizeof(T));
       }
-    }
+    });
     return;
   }
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (std::int64_t pl = 0; pl < planes; ++pl) {
-    const T* src = in.plane(pl / in.c, pl % in.c);
-    T* dst = out.plane(pl / in.c, pl % in.c);
+  std::vector<std::int64_t> xs(out.w);
+  for (std::int64_t x = 0; x < out.w; ++x) xs[x] = nearest_src(x, in.w, out.w);
+  for_each_plane(in, out, nt, [&](const T* src, T* dst) {
     for (std::int64_t y = 0; y < out.h; ++y) {
       const T* srow = src + nearest_src(y, in.h, out.h) * in.w;
       T* drow = dst + y * out.w;
       for (std::int64_t x = 0; x < out.w; ++x) drow[x] = srow[xs[x]];
     }
-  }
+  });
 }
 
 // torch.cat(dim=1): each input's planes copied into its channel range of out, the threads
 // splitting the bytes of every image evenly (a neck concat moves megabytes).
 template <class T>
-void concat_channels(const std::vector<const Tensor<T>*>& in, View<T> out, const Context& ctx) {
+void concat_channels(const std::vector<View<const T>>& in, View<T> out, const Context& ctx) {
   struct Piece {
     const T* src;
     T* dst;
@@ -212,12 +203,12 @@ void concat_channels(const std::vector<const Tensor<T>*>& in, View<T> out, const
   std::vector<Piece> pieces;
   for (std::int64_t b = 0; b < out.n; ++b) {
     std::int64_t c0 = 0;
-    for (const Tensor<T>* t : in) {
-      const std::int64_t c = t->dim(1);
-      if (t->dim(0) != out.n || t->dim(2) != out.h || t->dim(3) != out.w || c0 + c > out.c)
-        throw Error("concat: input " + t->shape().str() + " does not fit the output");
-      pieces.push_back(Piece{t->data() + b * c * out.hw(), out.plane(b, c0), c * out.hw()});
-      c0 += c;
+    for (const View<const T>& v : in) {
+      if (v.n != out.n || v.h != out.h || v.w != out.w || c0 + v.c > out.c)
+        throw Error("concat: an input of " + std::to_string(v.c) + "x" + std::to_string(v.h) + "x" +
+                    std::to_string(v.w) + " does not fit the output");
+      pieces.push_back(Piece{v.plane(b, 0), out.plane(b, c0), v.c * out.hw()});  // an image's channels are contiguous
+      c0 += v.c;
     }
     if (c0 != out.c) throw Error("concat: inputs have " + std::to_string(c0) + " channels, output " + std::to_string(out.c));
   }
