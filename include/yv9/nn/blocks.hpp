@@ -60,16 +60,8 @@ class RepNCSP {
   // wants it, cv1(x) after it, and m's output fills channels [0, c_); cv3 reads [0, 2c_).
   RepNCSP(Binder& b, const std::string& p, std::int64_t c1, std::int64_t c2, std::int64_t n, Activation act)
       : c_(c2 / 2) {
-    std::vector<double> w1, b1, w2, b2;
-    cv1_.g = conv_geom(c1, c_, 1);
-    load_conv_bn_raw(b, p + "cv1.", cv1_.g, w1, b1);
-    cv2_.g = conv_geom(c1, c_, 1);
-    load_conv_bn_raw(b, p + "cv2.", cv2_.g, w2, b2);
-    w2.reserve(w2.size() + w1.size());
-    w2.insert(w2.end(), w1.begin(), w1.end());
-    std::vector<double>().swap(w1);
-    b2.insert(b2.end(), b1.begin(), b1.end());
-    cv21_ = make_conv<T>(conv_geom(c1, 2 * c_, 1), std::move(w2), b2, act);
+    cv1_.g = cv2_.g = conv_geom(c1, c_, 1);
+    cv21_ = load_conv_bn_stacked<T>(b, {{p + "cv2.", cv2_.g}, {p + "cv1.", cv1_.g}}, act);
     cv3_ = load_conv_bn<T>(b, p + "cv3.", conv_geom(2 * c_, c2, 1), act);
     for (std::int64_t i = 0; i < n; ++i) m_.emplace_back(b, p + "m." + std::to_string(i) + ".", c_, c_, true, act);
   }

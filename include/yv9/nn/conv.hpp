@@ -107,6 +107,31 @@ ops::Conv2d<T> load_conv_bn(Binder& b, const std::string& prefix, const ConvGeom
   return make_conv<T>(g, std::move(w), bias, act);
 }
 
+// Several upstream `Conv`s that read the same input with the same geometry except c2, run as one:
+// their BN-folded rows stacked in the order given (each output channel keeps its own FMA chain,
+// so the results are the same bits). parts: (weight prefix, geometry); the returned conv's c2 is
+// the sum. The input is packed once and the GEMM gets all the rows.
+template <class T>
+ops::Conv2d<T> load_conv_bn_stacked(Binder& b, const std::vector<std::pair<std::string, ConvGeom>>& parts,
+                                    Activation act) {
+  ConvGeom g = parts.at(0).second;
+  g.c2 = 0;
+  std::int64_t numel = 0;
+  for (const auto& part : parts) {
+    g.c2 += part.second.c2;
+    numel += part.second.weight_numel();
+  }
+  std::vector<double> w, bias, wp, bp;
+  if (b.bound()) w.reserve(static_cast<std::size_t>(numel));  // spec mode loads no weights
+  for (const auto& part : parts) {
+    load_conv_bn_raw(b, part.first, part.second, wp, bp);
+    w.insert(w.end(), wp.begin(), wp.end());
+    bias.insert(bias.end(), bp.begin(), bp.end());
+  }
+  std::vector<double>().swap(wp);
+  return make_conv<T>(g, std::move(w), bias, act);
+}
+
 // torch.nn.Conv2d (optionally with bias), used by CBLinear, the heads' last layer and MQA projections.
 template <class T>
 ops::Conv2d<T> load_conv2d(Binder& b, const std::string& prefix, const ConvGeom& g, bool has_bias,

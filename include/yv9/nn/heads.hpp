@@ -45,18 +45,11 @@ class DetectSet {
     for (std::size_t l = 0; l < ch.size(); ++l) {
       const std::string bp = p + box_name + "." + std::to_string(l) + ".", cp = p + cls_name + "." + std::to_string(l) + ".";
       DetectLevel<T> lv;
-      std::vector<double> wb, bb, wc, bc;
       lv.box[0].g = conv_geom(ch[l], c2, 3);
-      load_conv_bn_raw(b, bp + "0.", lv.box[0].g, wb, bb);
+      lv.cls[0].g = conv_geom(ch[l], c3, 3);
+      lv.stem = load_conv_bn_stacked<T>(b, {{bp + "0.", lv.box[0].g}, {cp + "0.", lv.cls[0].g}}, act);
       lv.box[1] = load_conv_bn<T>(b, bp + "1.", conv_geom(c2, c2, 3, 1, -1, g), act);
       lv.box[2] = load_conv2d<T>(b, bp + "2.", conv_geom(c2, 4 * kRegMax, 1, 1, 0, g), true);
-      lv.cls[0].g = conv_geom(ch[l], c3, 3);
-      if (!wb.empty()) wb.reserve(static_cast<std::size_t>(lv.box[0].g.weight_numel() + lv.cls[0].g.weight_numel()));
-      load_conv_bn_raw(b, cp + "0.", lv.cls[0].g, wc, bc);
-      wb.insert(wb.end(), wc.begin(), wc.end());  // [c2][C_l][3][3] then [c3][C_l][3][3]
-      std::vector<double>().swap(wc);
-      bb.insert(bb.end(), bc.begin(), bc.end());
-      lv.stem = make_conv<T>(conv_geom(ch[l], c2 + c3, 3), std::move(wb), bb, act);
       lv.cls[1] = load_conv_bn<T>(b, cp + "1.", conv_geom(c3, c3, 3), act);
       lv.cls[2] = load_conv2d<T>(b, cp + "2.", conv_geom(c3, nc, 1, 1, 0), true);
       levels_.push_back(std::move(lv));
