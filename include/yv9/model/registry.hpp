@@ -99,6 +99,14 @@ struct RegistryEntry {
 
 namespace rows {
 
+// row.make for a single-input module M constructed as M(binder, weight prefix, ctor_args...).
+template <class T, class M, class... A>
+void make_unary(Row<T>& row, Binder& b, A... ctor_args) {
+  row.make = [&b, ctor_args...](const std::string& prefix) {
+    return std::make_unique<UnaryLayer<T, M>>(M(b, prefix, ctor_args...));
+  };
+}
+
 template <class T>
 Row<T> conv(const RowCtx& r, const std::vector<Value>& args, Binder& b, const std::vector<LayerInfo>&) {
   Row<T> row{args[1].i, "models.common.Conv", args};
@@ -113,9 +121,7 @@ Row<T> conv(const RowCtx& r, const std::vector<Value>& args, Binder& b, const st
   if (args.size() > 8) bad(r, "too many arguments");
   const ops::ConvGeom geo = nn::conv_geom(args[0].i, args[1].i, k, s, p, g, dil);
   nn::check_geom(geo, r.where);
-  row.make = [&b, geo, a](const std::string& pre) {
-    return std::make_unique<UnaryLayer<T, nn::ConvLayer<T>>>(nn::ConvLayer<T>(b, pre, geo, a));
-  };
+  make_unary<T, nn::ConvLayer<T>>(row, b, geo, a);
   return row;
 }
 
@@ -124,10 +130,7 @@ Row<T> aconv(const RowCtx& r, const std::vector<Value>& args, Binder& b, const s
   if (args.size() != 2) bad(r, "takes one argument [c2]");
   Row<T> row{args[1].i, "models.common.AConv", args};
   const std::int64_t c1 = args[0].i, c2 = args[1].i;
-  const ops::Activation act = r.cfg.act;
-  row.make = [&b, c1, c2, act](const std::string& p) {
-    return std::make_unique<UnaryLayer<T, nn::AConv<T>>>(nn::AConv<T>(b, p, c1, c2, act));
-  };
+  make_unary<T, nn::AConv<T>>(row, b, c1, c2, r.cfg.act);
   return row;
 }
 
@@ -137,10 +140,7 @@ Row<T> adown(const RowCtx& r, const std::vector<Value>& args, Binder& b, const s
   const std::int64_t c1 = args[0].i, c2 = args[1].i;
   if (c1 % 2) bad(r, "ADown needs an even number of input channels, got " + std::to_string(c1));
   Row<T> row{c2, "models.common.ADown", args};
-  const ops::Activation act = r.cfg.act;
-  row.make = [&b, c1, c2, act](const std::string& p) {
-    return std::make_unique<UnaryLayer<T, nn::ADown<T>>>(nn::ADown<T>(b, p, c1, c2, act));
-  };
+  make_unary<T, nn::ADown<T>>(row, b, c1, c2, r.cfg.act);
   return row;
 }
 
@@ -149,10 +149,7 @@ Row<T> sppelan(const RowCtx& r, const std::vector<Value>& args, Binder& b, const
   if (args.size() != 3) bad(r, "takes arguments [c2, c3]");
   const std::int64_t c1 = args[0].i, c2 = args[1].i, c3 = int_arg(r, args, 2, INT64_MIN, "c3");
   Row<T> row{c2, "models.common.SPPELAN", args};
-  const ops::Activation act = r.cfg.act;
-  row.make = [&b, c1, c2, c3, act](const std::string& p) {
-    return std::make_unique<UnaryLayer<T, nn::SPPELAN<T>>>(nn::SPPELAN<T>(b, p, c1, c2, c3, act));
-  };
+  make_unary<T, nn::SPPELAN<T>>(row, b, c1, c2, c3, r.cfg.act);
   return row;
 }
 
@@ -169,10 +166,7 @@ Row<T> elan(const RowCtx& r, const std::vector<Value>& args, Binder& b, const st
   const std::int64_t c5 = elan1 ? 1 : int_arg(r, args, 4, 1, "c5", 0, 1000);
   const Kind kind = elan1 ? Kind::Conv : (mod == "RepNCSPELAN4" ? Kind::CspConv : Kind::CspMqa);
   Row<T> row{c2, "models.common." + mod, args};
-  const ops::Activation act = r.cfg.act;
-  row.make = [&b, kind, c1, c2, c3, c4, c5, act](const std::string& p) {
-    return std::make_unique<UnaryLayer<T, nn::Elan<T>>>(nn::Elan<T>(b, p, kind, c1, c2, c3, c4, c5, act));
-  };
+  make_unary<T, nn::Elan<T>>(row, b, kind, c1, c2, c3, c4, c5, r.cfg.act);
   return row;
 }
 
@@ -312,7 +306,7 @@ Row<T> mqa(const RowCtx& r, const std::vector<Value>& yaml_args, Binder& b, cons
   std::vector<Value> args{Value::integer(c1)};
   args.insert(args.end(), a.begin(), a.end());
   Row<T> row{c1, "models.common.MultiQueryAttentionLayerWithDownSampling", args};
-  row.make = [&b, m](const std::string& p) { return std::make_unique<UnaryLayer<T, nn::MQA<T>>>(nn::MQA<T>(b, p, m)); };
+  make_unary<T, nn::MQA<T>>(row, b, m);
   return row;
 }
 
