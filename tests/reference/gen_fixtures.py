@@ -682,22 +682,13 @@ def prepare_weights(model, calib_x, gen, shrink_batches=()):
 # ------------------------------------------------------------------------------------------------
 # Fused twin (BN folded into convs, RepConvN -> one 3x3 conv): the noise of what an engine computes
 # ------------------------------------------------------------------------------------------------
-def _fold(conv, bn):
-    std = (bn.running_var + bn.eps).sqrt()
-    w = conv.weight * (bn.weight / std).view(-1, 1, 1, 1)
-    b = bn.bias - bn.running_mean * bn.weight / std
-    if conv.bias is not None:
-        b = b + conv.bias * bn.weight / std
-    return w, b
-
-
 def fused_copy(model):
     m = copy.deepcopy(model)
     with torch.no_grad():
         for mod in list(m.modules()):
             if isinstance(mod, yv9ref.RepConvN):
-                w3, b3 = _fold(mod.conv1.conv, mod.conv1.bn)
-                w1, b1 = _fold(mod.conv2.conv, mod.conv2.bn)
+                w3, b3 = yv9ref.fold_bn(mod.conv1.conv, mod.conv1.bn)
+                w1, b1 = yv9ref.fold_bn(mod.conv2.conv, mod.conv2.bn)
                 c = mod.conv1.conv
                 fused = nn.Conv2d(c.in_channels, c.out_channels, 3, c.stride, 1, groups=c.groups, bias=True)
                 fused.weight.copy_(w3 + F.pad(w1, [1, 1, 1, 1]))
@@ -705,7 +696,7 @@ def fused_copy(model):
                 mod.fused = fused
                 mod.forward = (lambda self: (lambda x: self.act(self.fused(x))))(mod)
             elif isinstance(mod, yv9ref.Conv):
-                w, b = _fold(mod.conv, mod.bn)
+                w, b = yv9ref.fold_bn(mod.conv, mod.bn)
                 c = mod.conv
                 fused = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding,
                                   dilation=c.dilation, groups=c.groups, bias=True)
@@ -715,7 +706,7 @@ def fused_copy(model):
                 mod.forward = (lambda self: (lambda x: self.act(self.fused(x))))(mod)
             elif isinstance(mod, nn.Sequential) and len(mod) == 2 and isinstance(mod[0], nn.Conv2d) \
                     and isinstance(mod[1], nn.BatchNorm2d):  # MQA depthwise conv + BN
-                w, b = _fold(mod[0], mod[1])
+                w, b = yv9ref.fold_bn(mod[0], mod[1])
                 c = mod[0]
                 fused = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding,
                                   groups=c.groups, bias=True)

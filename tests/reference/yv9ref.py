@@ -35,6 +35,17 @@ def batchnorm(c):
     return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
 
 
+def fold_bn(conv, bn):
+    """(weight, bias) of `conv` followed by eval-mode `bn` as one conv: BatchNorm folding as an
+    engine does it (the fused twins in gen_fixtures.py and tools/bench/benchnet.py use it)."""
+    std = (bn.running_var + bn.eps).sqrt()
+    w = conv.weight * (bn.weight / std).view(-1, 1, 1, 1)
+    b = bn.bias - bn.running_mean * bn.weight / std
+    if conv.bias is not None:
+        b = b + conv.bias * bn.weight / std
+    return w, b
+
+
 # --------------------------------------------------------------------------------------------
 # Activation selection. Conv/RepConvN read the activation of the model being built from here;
 # the builder sets it for the duration of one build and always restores SiLU afterwards.
@@ -323,14 +334,20 @@ class MultiQueryAttentionLayerWithDownSampling(nn.Module):
         qm = q.reshape(bs, self.num_heads, -1, self.key_dim)   # reinterpretation, not a transpose
         km = k.reshape(bs, 1, self.key_dim, -1)
         vm = v.reshape(bs, 1, -1, self.key_dim)                # NOT km transposed
-        scores = torch.matmul(qm, km) / (self.head_dim ** 0.5)
-        probs = F.softmax(self.dropout(scores), dim=-1)
-        if self.trace is not None:
-            self.trace['probs'] = probs
-        context = torch.matmul(probs, vm).reshape(bs, self.num_heads * self.key_dim, hq, wq)
+        context = self.attention_core(qm, km, vm, self.head_dim ** 0.5)
+        context = context.reshape(bs, self.num_heads * self.key_dim, hq, wq)
         if self.trace is not None:
             self.trace['context'] = context
         return self._output_proj(context)
+
+    def attention_core(self, qm, km, vm, scale):
+        """softmax(Q K / scale) V on the reinterpreted views. tools/bench/benchnet.py swaps it for an
+        export-only node and for a query-chunked version (same math, bounded memory)."""
+        scores = torch.matmul(qm, km) / scale
+        probs = F.softmax(self.dropout(scores), dim=-1)
+        if self.trace is not None:
+            self.trace['probs'] = probs
+        return torch.matmul(probs, vm)
 
 
 class MMQARepNCSPELAN4(_ELANBase):

@@ -14,6 +14,7 @@ Built on our reference (tests/reference/yv9ref.py), never on upstream code.
   * fused weights are stored in the yv9 weight-file layout (safetensors) and read tensor by tensor
     straight into the parameters, so the torch process never holds two copies of the weights.
 """
+import contextlib
 import json
 import math
 import os
@@ -69,15 +70,6 @@ class FusedConv(nn.Module):
         return self.act(self.conv(x))
 
 
-def _fold(conv, bn):
-    std = (bn.running_var + bn.eps).sqrt()
-    w = conv.weight * (bn.weight / std).view(-1, 1, 1, 1)
-    b = bn.bias - bn.running_mean * bn.weight / std
-    if conv.bias is not None:
-        b = b + conv.bias * bn.weight / std
-    return w, b
-
-
 def _new_conv(like, k, pad, w, b):
     c = nn.Conv2d(like.in_channels, like.out_channels, k, like.stride, pad, dilation=like.dilation,
                   groups=like.groups, bias=True)
@@ -93,17 +85,17 @@ def fuse_(module):
     with torch.no_grad():
         for name, child in list(module.named_children()):
             if isinstance(child, yv9ref.RepConvN):
-                w3, b3 = _fold(child.conv1.conv, child.conv1.bn)
-                w1, b1 = _fold(child.conv2.conv, child.conv2.bn)
+                w3, b3 = yv9ref.fold_bn(child.conv1.conv, child.conv1.bn)
+                w1, b1 = yv9ref.fold_bn(child.conv2.conv, child.conv2.bn)
                 c = child.conv1.conv
                 new = FusedConv(_new_conv(c, 3, 1, w3 + F.pad(w1, [1, 1, 1, 1]), b3 + b1), child.act)
             elif isinstance(child, yv9ref.Conv):
-                w, b = _fold(child.conv, child.bn)
+                w, b = yv9ref.fold_bn(child.conv, child.bn)
                 c = child.conv
                 new = FusedConv(_new_conv(c, c.kernel_size, c.padding, w, b), child.act)
             elif isinstance(child, nn.Sequential) and len(child) == 2 and isinstance(child[0], nn.Conv2d) \
                     and isinstance(child[1], nn.BatchNorm2d):
-                w, b = _fold(child[0], child[1])
+                w, b = yv9ref.fold_bn(child[0], child[1])
                 new = _new_conv(child[0], child[0].kernel_size, child[0].padding, w, b)
             else:
                 fuse_(child)
@@ -307,43 +299,25 @@ def _chunked_core(qm, km, vm, scale, chunk=512):
     return torch.cat(outs, 2)
 
 
-def _mqa_forward_with(self, x, core):
-    """yv9ref.MultiQueryAttentionLayerWithDownSampling.forward with the attention core
-    softmax(Q K / scale) V replaced by core(qm, km, vm, scale) (same reshapes, same node order)."""
-    bs = x.shape[0]
-    if self.query_h_strides > 1 or self.query_w_strides > 1:
-        q = F.avg_pool2d(x, (self.query_h_strides, self.query_w_strides))
-        q = self._query_downsampling_norm(q)
-        q = self._query_proj(q)
-    else:
-        q = self._query_proj(x)
-    hq, wq = q.shape[2], q.shape[3]
-    if self.kv_strides > 1:
-        k = self._key_proj(self._key_dw_conv(x))
-        v = self._value_proj(self._value_dw_conv(x))
-    else:
-        k = self._key_proj(x)
-        v = self._value_proj(x)
-    qm = q.reshape(bs, self.num_heads, -1, self.key_dim)
-    km = k.reshape(bs, 1, self.key_dim, -1)
-    vm = v.reshape(bs, 1, -1, self.key_dim)
-    context = core(qm, km, vm, float(self.head_dim ** 0.5))
-    return self._output_proj(context.reshape(bs, self.num_heads * self.key_dim, hq, wq))
+@contextlib.contextmanager
+def _with_attention_core(core):
+    """Every yv9ref MQA layer computes its attention with core(qm, km, vm, scale) meanwhile."""
+    cls = yv9ref.MultiQueryAttentionLayerWithDownSampling
+    saved = cls.attention_core
+    cls.attention_core = lambda self, qm, km, vm, scale: core(qm, km, vm, float(scale))
+    try:
+        yield
+    finally:
+        cls.attention_core = saved
 
 
 def export_onnx(net, x, path, opset=17):
     """net: a BenchNet; writes path atomically. Output names: 'output' (main) [, 'aux']."""
     names = ['output', 'aux'] if net.aux_in else ['output']
-    cls = yv9ref.MultiQueryAttentionLayerWithDownSampling
-    saved = cls.forward
-    cls.forward = lambda self, x: _mqa_forward_with(self, x, _AttentionCore.apply)
     tmp = path + '.tmp'
-    try:
-        with torch.no_grad():
-            torch.onnx.export(net, x, tmp, opset_version=opset, input_names=['images'], output_names=names,
-                              do_constant_folding=True)
-    finally:
-        cls.forward = saved
+    with _with_attention_core(_AttentionCore.apply), torch.no_grad():
+        torch.onnx.export(net, x, tmp, opset_version=opset, input_names=['images'], output_names=names,
+                          do_constant_folding=True)
     os.replace(tmp, path)
 
 
@@ -358,14 +332,8 @@ def references(cfg_text, weights_path, x):
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in tensors.items()})
     del tensors
     model.eval()
-    cls = yv9ref.MultiQueryAttentionLayerWithDownSampling
-    saved = cls.forward
-    cls.forward = lambda self, x: _mqa_forward_with(self, x, _chunked_core)
-    try:
-        with torch.no_grad():
-            y32 = model(torch.from_numpy(x)).numpy()
-            model.double()
-            y64 = model(torch.from_numpy(x).double()).numpy()
-        return y32, y64
-    finally:
-        cls.forward = saved
+    with _with_attention_core(_chunked_core), torch.no_grad():
+        y32 = model(torch.from_numpy(x)).numpy()
+        model.double()
+        y64 = model(torch.from_numpy(x).double()).numpy()
+    return y32, y64
