@@ -1,7 +1,6 @@
 // The library in a few lines: load a converted model once, detect objects in one image.
 //   build/bin/minimal weights/gelan-t-mmqa-shapes.bin weights/samples/samples_00000.png
-#include <yv9/vision/all.hpp>
-#include <yv9/vision/detector.hpp>
+#include <yv9/yv9.hpp>
 
 #include <cstdio>
 

@@ -55,7 +55,7 @@ TEST_CASE("builder: summary table equals upstream parse_model for every shared c
   for (const auto& kv : expected) {
     CAPTURE(kv.first);
     model::ModelConfig cfg = model::load_config(dir + kv.first);
-    model::Binder spec;
+    weights::Binder spec;
     auto m = model::build<float>(cfg, spec);
     REQUIRE(m.info.size() == kv.second.rows.size());
     for (std::size_t i = 0; i < m.info.size(); ++i) CHECK(rstrip(model::summary_row(m.info[i])) == kv.second.rows[i]);
@@ -66,7 +66,7 @@ TEST_CASE("builder: summary table equals upstream parse_model for every shared c
 TEST_CASE("builder: the seed model has 49,485,350 parameters and strides 8/16/32") {
   if (!yv9test::have_fixtures()) return;
   model::ModelConfig cfg = model::load_config(yv9test::fixtures_dir() + "/configs/yolov9-c-MMQARepNCSPELAN4.yaml");
-  model::Binder spec;
+  weights::Binder spec;
   auto m = model::build<float>(cfg, spec);
   CHECK(m.params == 49485350);
   CHECK(m.nc == 1);
@@ -79,7 +79,7 @@ TEST_CASE("builder: the seed model has 49,485,350 parameters and strides 8/16/32
 TEST_CASE("builder: clear errors for bad configs") {
   auto err = [](const std::string& body) {
     try {
-      model::Binder spec;
+      weights::Binder spec;
       model::build<float>(model::parse_config_text("nc: 2\n" + body, "bad.yaml"), spec);
     } catch (const ConfigError& e) {
       return std::string(e.what());
@@ -100,7 +100,7 @@ TEST_CASE("builder: depth gain, width gain and repeats") {
       "nc: 3\ndepth_multiple: 0.5\nwidth_multiple: 0.25\n"
       "backbone:\n  [[-1, 1, Conv, [64, 3, 2]],\n   [-1, 3, Conv, [64, 3, 1]],\n   [-1, 1, MultiQueryAttentionLayerWithDownSampling, [2, 8, 8, 2, 1, 2, 5]]]\n"
       "head: []\n";
-  model::Binder spec;
+  weights::Binder spec;
   auto m = model::build<float>(model::parse_config_text(text, "t.yaml"), spec);
   CHECK(m.info[0].channels == 16);
   CHECK(m.info[1].n == 2);  // round(3 * 0.5) = round(1.5) = 2 (half to even)

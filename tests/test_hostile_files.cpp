@@ -13,6 +13,7 @@
 #include <yv9/io/weightfile.hpp>
 #include <yv9/io/yaml.hpp>
 #include <yv9/model/loader.hpp>
+#include <yv9/weights/synthetic.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -109,7 +110,7 @@ void load_weights(const Bytes& bytes) {
 // Everything `detect --config X --summary` does with a config.
 void build_config(const std::string& text) {
   const model::ModelConfig cfg = model::parse_config(io::parse_yaml(text, "hostile.yaml"), "hostile.yaml");
-  model::Binder spec;
+  weights::Binder spec;
   const model::Network<float> net(model::build<float>(cfg, spec));
   (void)net.shapes(Shape{1, net.in_channels(), 64, 64});
 }
@@ -235,7 +236,8 @@ TEST_CASE("hostile weight file: embedded configs that would make the loader allo
     CHECK(contains(error_of([&] { load_weights(b); }), limit));
     // synthetic weights (detect --config X --bench) meet the same limits
     CHECK(contains(error_of([&] {
-                     auto syn = model::Binder::synthetic();
+                     const weights::SyntheticSource src;
+                     weights::Binder syn(src);
                      model::build<float>(model::parse_config_text(cfg, "syn.yaml"), syn);
                    }),
                    limit));

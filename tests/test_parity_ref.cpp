@@ -36,7 +36,7 @@ void run_case(const std::string& dir) {
   }
   CHECK(m.net.params() == cj.find("params")->as_int());
   const bool has_head = m.net.head() >= 0;
-  const auto* head = has_head ? static_cast<const model::HeadLayer<float>*>(m.net.layer(m.net.head())) : nullptr;
+  const nn::DetectHead<float>* head = m.net.detect_head();
   for (const auto& run : cj.find("runs")->as_array()) {
     const std::string in = run.find("input")->as_string();
     CAPTURE(in);
@@ -78,7 +78,7 @@ void run_case(const std::string& dir) {
       } else if (part.rfind("level", 0) == 0 || part.rfind("auxlevel", 0) == 0) {
         const bool aux = part[0] == 'a';
         const std::size_t l = std::stoul(part.substr(aux ? 8 : 5));
-        const std::size_t first = aux ? 0 : (head->kind() == model::HeadLayer<float>::Kind::DualDDetect ? info.from.size() / 2 : 0);
+        const std::size_t first = aux ? 0 : head->main_first(info.from.size());
         got = (aux ? head->aux_set() : head->main_set()).raw(l, cview(*head_in.at(first + l)), ctx);
       } else {  // CBLinear split k
         const std::size_t k = std::stoul(part);

@@ -35,7 +35,7 @@ std::string layer_file(int i) {
 double layer_tol(const Tensor<float>& ref) { return 1e-4 * std::max(1.0, yv9test::max_abs(ref)); }
 
 void check_layers(const model::Network<float>& net, const Tensor<float>& x, const std::string& dir,
-                  const model::HeadLayer<float>* head_for_levels) {
+                  const nn::DetectHead<float>* head_for_levels) {
   std::map<int, Tensor<float>> outs;
   std::map<int, std::vector<const Tensor<float>*>> head_inputs;
   Context ctx;
@@ -65,7 +65,7 @@ void check_layers(const model::Network<float>& net, const Tensor<float>& x, cons
   if (head_for_levels) {
     const int h = net.head();
     const auto& from = net.info()[static_cast<std::size_t>(h)].from;
-    const std::size_t first = head_for_levels->kind() == model::HeadLayer<float>::Kind::DualDDetect ? from.size() / 2 : 0;
+    const std::size_t first = head_for_levels->main_first(from.size());
     for (std::size_t l = 0; l < head_for_levels->levels(); ++l) {
       const std::string f = dir + "/" + layer_file(h) + "_level" + std::to_string(l) + ".npy";
       if (!yv9test::exists(f)) continue;
@@ -97,7 +97,7 @@ TEST_CASE("parity: gelan-t-mmqa (MMQA backbone, square and non-square, every lay
                             << " (tol " << tol.score << ")");
     CHECK(d.box <= tol.box);
     CHECK(d.score <= tol.score);
-    auto* head = static_cast<const model::HeadLayer<float>*>(m.net.layer(m.net.head()));
+    const nn::DetectHead<float>* head = m.net.detect_head();
     check_layers(m.net, x, dir + "/layers_" + size, head);
   }
 }
@@ -168,7 +168,7 @@ TEST_CASE("parity: yolov9-t every layer, the auxiliary branch included") {
   const int h = m.net.head();
   std::vector<const Tensor<float>*> in;
   for (int f : m.net.info()[static_cast<std::size_t>(h)].from) in.push_back(&outs.at(f));
-  auto* head = static_cast<const model::HeadLayer<float>*>(m.net.layer(h));
+  const nn::DetectHead<float>* head = m.net.layer(h)->head();
   Tensor<float> aux = head->forward_aux(in, Context{});
   yv9test::PredDiff d = yv9test::pred_diff(aux, io::read_npy_f32(dir + "/layers_rand_128x128/layer_29_aux.npy"));
   CHECK(d.box <= 0.005);
@@ -210,18 +210,18 @@ TEST_CASE("parity: standalone Mobile MQA modules (kv strides, query strides, dw 
     a.kv = mj.find("kv_strides")->as_int();
     a.dw_k = mj.find("dw_kernel_size")->as_int();
     io::WeightFile wf = yv9test::weights_from_pt(dir + "/state_dict.pt");
-    model::WeightFileSource src(wf);
-    model::Binder b(&src, mj.find("bn_eps")->as_double());
-    nn::MQA<float> mqa(b, "", a);
+    const weights::WeightFileSource src(wf, weights::BnEps{mj.find("bn_eps")->as_double(), {}});
+    weights::Binder b(src);
+    nn::MultiQueryAttentionLayerWithDownSampling<float> mqa(b, "", a);
     b.finish(name);
     for (const auto& c : mj.find("cases")->as_array()) {
       const std::string in = c.find("input")->as_string();
       const std::string hw = in.substr(3, in.size() - 7);  // in_HxW.npy
       CAPTURE(hw);
       Tensor<float> x = io::read_npy_f32(dir + "/" + in);
-      Tensor<float> y(mqa.out_shape(x.shape()));
+      Tensor<float> y(mqa.shape_for(x.shape()));
       Context ctx;
-      mqa.forward(cview(x), view(y), ctx);
+      mqa.run(cview(x), view(y), ctx);
       // module.json: fp64 vs fp32 floor <= 1.2e-6 on |y| <= 1.6; suggested tolerance 1e-5 absolute.
       const double d = yv9test::max_abs_diff(y, io::read_npy_f32(dir + "/out_" + hw + ".npy"));
       MESSAGE(name << " " << hw << ": max |diff| " << d);

@@ -6,9 +6,8 @@
 //   pt2bin --list IN.pt
 //
 // Exit status: 0 ok, 1 bad or unsupported input (one line on stderr naming the file), 2 usage.
-#include <yv9/io/checkpoint.hpp>
+#include <yv9/convert.hpp>
 #include <yv9/io/file.hpp>
-#include <yv9/io/weightfile.hpp>
 
 #include <sys/stat.h>
 
@@ -105,7 +104,7 @@ void apply_config(const Options& o, yv9::io::Checkpoint& ck) {
                         "(or --no-config for tensors that are not a yv9 model)");
 }
 
-std::string shape_of(const yv9::io::WriteTensor& t) { return yv9::io::shape_str(t.shape); }
+std::string shape_of(const yv9::io::WriteTensor& t) { return yv9::shape_str(t.shape); }
 
 void list(const Options& o, const yv9::io::Checkpoint& ck) {
   std::cout << o.in << ": " << ck.tensors.size() << " tensors from " << ck.layout << "\n";

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const yv9::io::YamlNode root = yv9::io::parse_yaml(text, "fuzz.yaml");
     const yv9::model::ModelConfig cfg = yv9::model::parse_config(root, "fuzz.yaml");
-    yv9::model::Binder spec;
+    yv9::weights::Binder spec;
     yv9::model::BuiltModel<float> built = yv9::model::build<float>(cfg, spec);
     std::size_t chars = yv9::model::summary_header().size();
     for (const auto& l : built.info) chars += yv9::model::summary_row(l).size();

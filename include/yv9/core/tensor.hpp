@@ -16,7 +16,6 @@
 #include <limits>
 #include <memory>
 #include <new>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -57,13 +56,7 @@ class Shape {
     return n;
   }
   std::vector<std::int64_t> to_vector() const { return std::vector<std::int64_t>(d_.begin(), d_.begin() + rank_); }
-  std::string str() const {
-    std::ostringstream os;
-    os << '[';
-    for (int i = 0; i < rank_; ++i) os << (i ? "," : "") << d_[i];
-    os << ']';
-    return os.str();
-  }
+  std::string str() const;
   friend bool operator==(const Shape& a, const Shape& b) {
     if (a.rank_ != b.rank_) return false;
     for (int i = 0; i < a.rank_; ++i)
@@ -75,8 +68,17 @@ class Shape {
  private:
   void push(std::int64_t d) { d_[rank_++] = d; }
   std::array<std::int64_t, kMaxRank> d_{};
+
   int rank_ = 0;
 };
+
+// "[d0,d1,...]": how every message prints a shape (weight shapes may have rank > 4).
+inline std::string shape_str(const std::vector<std::int64_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+inline std::string Shape::str() const { return shape_str(to_vector()); }
 
 namespace detail {
 struct AlignedFree {

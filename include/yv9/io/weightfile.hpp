@@ -53,6 +53,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/tensor.hpp"
 #include "atomic_file.hpp"
 #include "file.hpp"
 #include "json.hpp"
@@ -101,12 +102,6 @@ inline bool dtype_from_name(const std::string& name, DType& out) {
       return true;
     }
   return false;
-}
-
-inline std::string shape_str(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 // Byte size of a tensor, or false on a negative dimension or overflow past 2^63.

@@ -1,4 +1,4 @@
-// The config-driven builder: a port of upstream's parse_model semantics (SPEC §1.4).
+// The config-driven builder: a port of upstream's parse_model (models/yolo.py) semantics.
 //
 //   yaml  ──parse_config──>  ModelConfig (nc, gains, activation, rows [from, n, module, args])
 //         ──build<T>──────>  layers bound to weights by name + the summary table
@@ -18,16 +18,16 @@
 #include <vector>
 
 #include "../io/yaml.hpp"
-#include "binder.hpp"
+#include "../nn/module.hpp"
+#include "../weights/binder.hpp"
 #include "config.hpp"
-#include "layers.hpp"
 #include "registry.hpp"
 #include "value.hpp"
 
 namespace yv9::model {
 
 // Bounds on what a config may ask of the builder, refused with a LimitError naming them before
-// anything is built (the weights' own bounds are BinderLimits). Without them a short yaml can
+// anything is built (the weights' own bounds are weights::BinderLimits). Without them a short yaml can
 // overflow the channel and shape arithmetic (a Concat chain doubling its channels, x64 upsamples)
 // or have the builder create millions of modules (n x depth_multiple repeats).
 inline constexpr std::int64_t kMaxChannels = std::int64_t(1) << 20;      // output channels of one layer
@@ -159,7 +159,7 @@ inline ModelConfig load_config(const std::string& path) { return parse_config(io
 template <class T>
 struct BuiltModel {
   std::vector<LayerInfo> info;
-  std::vector<std::unique_ptr<Layer<T>>> layers;
+  std::vector<std::unique_ptr<nn::Module<T>>> layers;  // one per yaml row
   std::int64_t params = 0;
   std::int64_t in_channels = 3;
   int head = -1;  // index of the detection head, -1 if the config has none
@@ -187,8 +187,8 @@ inline std::string summary_row(const LayerInfo& l) {
 // Builds (and, with a bound Binder, loads) the model. In spec mode (unbound Binder) the layers are
 // constructed with empty weights: use only the table, channels and strides.
 template <class T>
-BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
-  using namespace detail;
+BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
+  using detail::bad;
   BuiltModel<T> m;
   m.in_channels = cfg.ch;
   std::vector<std::int64_t> ch;  // output channels per layer
@@ -200,7 +200,7 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
     // from: -1 = previous layer (the image for layer 0); other negatives count back from this layer
     std::vector<std::int64_t> raw;
     if (d.from.is_int()) raw.push_back(d.from.i);
-    else if (d.from.is_list() && !d.from.list.empty()) raw = int_list(r, d.from, "from", -(1 << 20));
+    else if (d.from.is_list() && !d.from.list.empty()) raw = detail::int_list(r, d.from, "from", -(1 << 20));
     else bad(r, "'from' must be an integer or a non-empty list of integers");
     for (std::int64_t f : raw) {
       std::int64_t j = f < 0 ? static_cast<std::int64_t>(i) + f : f;
@@ -228,7 +228,7 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
       bad(r, "unknown module '" + d.module + "' (supported: " + supported_modules<T>() + ")");
     if (entry->width_scaled) {  // [c2, ...] -> [c1, make_divisible(c2 * width, 8), ...]
       if (r.from.size() != 1) bad(r, "takes exactly one input");
-      const std::int64_t a0 = int_arg(r, args, 0, INT64_MIN, "c2");
+      const std::int64_t a0 = detail::int_arg(r, args, 0, INT64_MIN, "c2");
       const std::int64_t c2 = a0 != no ? make_divisible(static_cast<double>(a0) * cfg.width, 8) : a0;
       std::vector<Value> full{Value::integer(r.ch[0]), Value::integer(c2)};
       full.insert(full.end(), args.begin() + 1, args.end());
@@ -238,11 +238,6 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
     const std::int64_t c2 = row.c2;
     info.type = row.type;
     info.splits = row.splits;
-    if (row.head) {
-      if (m.head >= 0) bad(r, "a second detection head (layer " + std::to_string(m.head) + " is one)");
-      m.head = static_cast<int>(i);
-      m.nc = row.nc;
-    }
     args = row.args;
     if (c2 > kMaxChannels)
       throw LimitError(r.where + ": " + std::to_string(c2) + " output channels, over the limit of " +
@@ -254,21 +249,30 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
     info.channels = c2;
     const std::string prefix = "model." + std::to_string(i) + ".";
     // BinderLimits errors know the tensor, not the config: add file:line and the layer.
-    auto make_at = [&](const std::string& p) {
+    auto at_row = [&](auto&& make) {
       try {
-        return row.make(p);
+        return make();
       } catch (const LimitError& e) {
         throw LimitError(r.where + ": " + e.what());
       }
     };
     if (n > 1) {
-      if (!entry->repeatable || r.from.size() != 1) bad(r, "repeats (n > 1) are only supported for single-input modules");
+      if (!entry->repeatable || !row.unary || r.from.size() != 1)
+        bad(r, "repeats (n > 1) are only supported for single-input modules");
       if (r.ch[0] != c2) bad(r, "repeats (n > 1) need equal input and output channels (" + std::to_string(r.ch[0]) + " vs " + std::to_string(c2) + ")");
-      std::vector<std::unique_ptr<Layer<T>>> parts;
-      for (std::int64_t k = 0; k < n; ++k) parts.push_back(make_at(prefix + std::to_string(k) + "."));
-      m.layers.push_back(std::make_unique<RepeatLayer<T>>(std::move(parts)));
+      std::vector<std::unique_ptr<nn::UnaryModule<T>>> parts;
+      for (std::int64_t k = 0; k < n; ++k)
+        parts.push_back(at_row([&] { return row.unary(prefix + std::to_string(k) + "."); }));
+      m.layers.push_back(std::make_unique<nn::Sequential<T>>(std::move(parts)));
+    } else if (row.unary) {
+      m.layers.push_back(at_row([&] { return row.unary(prefix); }));
     } else {
-      m.layers.push_back(make_at(prefix));
+      m.layers.push_back(at_row([&] { return row.make(prefix); }));
+    }
+    if (const nn::DetectHead<T>* h = m.layers.back()->head()) {
+      if (m.head >= 0) bad(r, "a second detection head (layer " + std::to_string(m.head) + " is one)");
+      m.head = static_cast<int>(i);
+      m.nc = h->nc();
     }
     info.params = b.param_count() - params_before;
     ch.push_back(c2);
@@ -289,9 +293,9 @@ BuiltModel<T> build(const ModelConfig& cfg, Binder& b) {
         throw ConfigError(cfg.label + ": layer " + std::to_string(i) + " (" + cfg.layers[i].module + "): " + e.what());
       }
     }
-    auto* head = static_cast<HeadLayer<T>*>(m.layers[static_cast<std::size_t>(m.head)].get());
+    nn::DetectHead<T>* head = m.layers[static_cast<std::size_t>(m.head)]->head();
     const auto& from = m.info[static_cast<std::size_t>(m.head)].from;
-    const std::size_t first = head->kind() == HeadLayer<T>::Kind::DualDDetect ? from.size() / 2 : 0;
+    const std::size_t first = head->main_first(from.size());
     for (std::size_t k = first; k < from.size(); ++k) {
       const Shape& s = from[k] < 0 ? probe : shapes[static_cast<std::size_t>(from[k])];
       if (s[2] <= 0) throw ConfigError(cfg.label + ": head input " + std::to_string(k) + " has an empty feature map");

@@ -7,30 +7,12 @@
 
 #include "../io/json.hpp"
 #include "../io/weightfile.hpp"
+#include "../weights/binder.hpp"
+#include "../weights/source.hpp"
+#include "builder.hpp"
 #include "network.hpp"
 
 namespace yv9::model {
-
-class WeightFileSource : public WeightSource {
- public:
-  explicit WeightFileSource(const io::WeightFile& wf) : wf_(wf) {
-    for (const auto& e : wf_.tensors()) shapes_[e.name] = e.shape;
-  }
-  std::vector<std::string> names() const override {
-    std::vector<std::string> n;
-    for (const auto& e : wf_.tensors()) n.push_back(e.name);
-    return n;
-  }
-  const std::vector<std::int64_t>* shape_of(const std::string& name) const override {
-    auto it = shapes_.find(name);
-    return it == shapes_.end() ? nullptr : &it->second;
-  }
-  std::vector<double> values(const std::string& name) const override { return wf_.values<double>(*wf_.find(name)); }
-
- private:
-  const io::WeightFile& wf_;
-  std::map<std::string, std::vector<std::int64_t>> shapes_;
-};
 
 struct ModelMeta {
   std::string name;  // from the file name, for messages and the bench line
@@ -84,8 +66,8 @@ LoadedModel<T> load_model(const io::WeightFile& wf, const std::string& label, ty
   LoadedModel<T> r;
   r.meta = read_meta(wf, label);
   ModelConfig cfg = parse_config_text(r.meta.config_text, label + " (embedded config)");
-  WeightFileSource src(wf);
-  Binder b(&src, r.meta.bn_eps, r.meta.bn_eps_by_module);
+  const weights::WeightFileSource src(wf, weights::BnEps{r.meta.bn_eps, r.meta.bn_eps_by_module});
+  weights::Binder b(src);
   BuiltModel<T> built = build<T>(cfg, b);
   b.finish(label);
   if (!r.meta.names.empty() && built.head >= 0 && static_cast<std::int64_t>(r.meta.names.size()) != built.nc)

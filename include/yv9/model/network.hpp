@@ -44,8 +44,7 @@ class Network {
         m_.layers[i].reset();
         dropped_.push_back(static_cast<int>(i));
       }
-    if (!opt.keep_all && m_.head >= 0)
-      static_cast<HeadLayer<T>*>(m_.layers[static_cast<std::size_t>(m_.head)].get())->drop_aux();
+    if (!opt.keep_all && m_.head >= 0) m_.layers[static_cast<std::size_t>(m_.head)]->head()->drop_aux();
   }
 
   const std::vector<LayerInfo>& info() const { return m_.info; }
@@ -57,7 +56,9 @@ class Network {
   const std::vector<double>& strides() const { return m_.strides; }
   const std::vector<int>& dropped() const { return dropped_; }
   bool live(int i) const { return live_.at(static_cast<std::size_t>(i)); }
-  const Layer<T>* layer(int i) const { return m_.layers.at(static_cast<std::size_t>(i)).get(); }
+  const nn::Module<T>* layer(int i) const { return m_.layers.at(static_cast<std::size_t>(i)).get(); }
+  // The detection head, or nullptr for a config without one.
+  const nn::DetectHead<T>* detect_head() const { return m_.head >= 0 ? layer(m_.head)->head() : nullptr; }
   std::size_t size() const { return m_.layers.size(); }
 
   // Output shapes of every live layer for an input shape (throws a ConfigError naming the layer).

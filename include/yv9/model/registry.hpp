@@ -6,6 +6,7 @@
 // A row function validates its arguments (errors name file:line and the layer), computes the output
 // channels and the arguments upstream prints, and returns a factory that binds the weights under a
 // state-dict prefix (called n times for n > 1 repeats, prefixes model.i.0., model.i.1., ...).
+// The modules themselves live in nn/; a row only reads arguments and calls a constructor.
 #pragma once
 #include <climits>
 #include <cmath>
@@ -14,19 +15,22 @@
 #include <string>
 #include <vector>
 
-#include "binder.hpp"
+#include "../nn/blocks.hpp"
+#include "../nn/heads.hpp"
+#include "../nn/module.hpp"
+#include "../nn/mqa.hpp"
+#include "../nn/routing.hpp"
+#include "../weights/binder.hpp"
 #include "config.hpp"
-#include "layers.hpp"
 #include "value.hpp"
 
 namespace yv9::model {
-
-namespace detail {
 
 inline std::int64_t make_divisible(double x, std::int64_t d) {
   return static_cast<std::int64_t>(std::ceil(x / static_cast<double>(d))) * d;
 }
 
+// What a row function knows about its row.
 struct RowCtx {
   const ModelConfig& cfg;
   const LayerDef& def;
@@ -36,6 +40,8 @@ struct RowCtx {
   std::vector<int> from;
   std::int64_t single() const;  // the one input's channels (or a ConfigError)
 };
+
+namespace detail {
 
 [[noreturn]] inline void bad(const RowCtx& r, const std::string& msg) {
   throw ConfigError(r.where + ": " + msg);
@@ -66,10 +72,8 @@ inline std::vector<std::int64_t> int_list(const RowCtx& r, const Value& v, const
 
 }  // namespace detail
 
-using namespace detail;
-
-inline std::int64_t detail::RowCtx::single() const {
-  if (from.size() != 1) bad(*this, "takes exactly one input");
+inline std::int64_t RowCtx::single() const {
+  if (from.size() != 1) detail::bad(*this, "takes exactly one input");
   return ch[0];
 }
 
@@ -81,13 +85,14 @@ struct Row {
   std::string type;                     // the summary's module column
   std::vector<Value> args;              // the summary's arguments column
   std::vector<std::int64_t> splits;     // CBLinear output splits
-  bool head = false;                    // a detection head (nc below)
-  std::int64_t nc = 0;
-  std::function<std::unique_ptr<Layer<T>>(const std::string& prefix)> make;
+  // The module bound under a weight prefix: `unary` for single-input modules (repeatable), else `make`.
+  std::function<std::unique_ptr<nn::UnaryModule<T>>(const std::string& prefix)> unary;
+  std::function<std::unique_ptr<nn::Module<T>>(const std::string& prefix)> make;
 };
 
 template <class T>
-using RowFn = Row<T> (*)(const RowCtx&, const std::vector<Value>& args, Binder&, const std::vector<LayerInfo>& earlier);
+using RowFn = Row<T> (*)(const RowCtx&, const std::vector<Value>& args, weights::Binder&,
+                         const std::vector<LayerInfo>& earlier);
 
 template <class T>
 struct RegistryEntry {
@@ -99,35 +104,35 @@ struct RegistryEntry {
 
 namespace rows {
 
-// row.make for a single-input module M constructed as M(binder, weight prefix, ctor_args...).
+// row.unary for a single-input module M constructed as M(binder, weight prefix, ctor_args...).
 template <class T, class M, class... A>
-void make_unary(Row<T>& row, Binder& b, A... ctor_args) {
-  row.make = [&b, ctor_args...](const std::string& prefix) {
-    return std::make_unique<UnaryLayer<T, M>>(M(b, prefix, ctor_args...));
+void make_unary(Row<T>& row, weights::Binder& b, A... ctor_args) {
+  row.unary = [&b, ctor_args...](const std::string& prefix) -> std::unique_ptr<nn::UnaryModule<T>> {
+    return std::make_unique<M>(b, prefix, ctor_args...);
   };
 }
 
 template <class T>
-Row<T> conv(const RowCtx& r, const std::vector<Value>& args, Binder& b, const std::vector<LayerInfo>&) {
+Row<T> conv(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
   Row<T> row{args[1].i, "models.common.Conv", args};
-  const std::int64_t k = int_arg(r, args, 2, 1, "k", 1, 31), s = int_arg(r, args, 3, 1, "s", 1, 64);
-  const std::int64_t p = int_arg(r, args, 4, -1, "p", 0, 64), g = int_arg(r, args, 5, 1, "g", 1, 1 << 20);
-  const std::int64_t dil = int_arg(r, args, 6, 1, "d", 1, 64);
+  const std::int64_t k = detail::int_arg(r, args, 2, 1, "k", 1, 31), s = detail::int_arg(r, args, 3, 1, "s", 1, 64);
+  const std::int64_t p = detail::int_arg(r, args, 4, -1, "p", 0, 64), g = detail::int_arg(r, args, 5, 1, "g", 1, 1 << 20);
+  const std::int64_t dil = detail::int_arg(r, args, 6, 1, "d", 1, 64);
   ops::Activation a = r.cfg.act;
   if (args.size() > 7) {
-    if (args[7].kind != Value::Kind::Bool) bad(r, "argument 'act' must be True or False");
+    if (args[7].kind != Value::Kind::Bool) detail::bad(r, "argument 'act' must be True or False");
     if (!args[7].b) a = ops::Activation{};
   }
-  if (args.size() > 8) bad(r, "too many arguments");
-  const ops::ConvGeom geo = nn::conv_geom(args[0].i, args[1].i, k, s, p, g, dil);
-  nn::check_geom(geo, r.where);
-  make_unary<T, nn::ConvLayer<T>>(row, b, geo, a);
+  if (args.size() > 8) detail::bad(r, "too many arguments");
+  const ops::ConvGeom geo = ops::conv_geom(args[0].i, args[1].i, k, s, p, g, dil);
+  ops::check_geom(geo, r.where);
+  make_unary<T, nn::Conv<T>>(row, b, geo, a);
   return row;
 }
 
 template <class T>
-Row<T> aconv(const RowCtx& r, const std::vector<Value>& args, Binder& b, const std::vector<LayerInfo>&) {
-  if (args.size() != 2) bad(r, "takes one argument [c2]");
+Row<T> aconv(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+  if (args.size() != 2) detail::bad(r, "takes one argument [c2]");
   Row<T> row{args[1].i, "models.common.AConv", args};
   const std::int64_t c1 = args[0].i, c2 = args[1].i;
   make_unary<T, nn::AConv<T>>(row, b, c1, c2, r.cfg.act);
@@ -135,19 +140,19 @@ Row<T> aconv(const RowCtx& r, const std::vector<Value>& args, Binder& b, const s
 }
 
 template <class T>
-Row<T> adown(const RowCtx& r, const std::vector<Value>& args, Binder& b, const std::vector<LayerInfo>&) {
-  if (args.size() != 2) bad(r, "takes one argument [c2]");
+Row<T> adown(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+  if (args.size() != 2) detail::bad(r, "takes one argument [c2]");
   const std::int64_t c1 = args[0].i, c2 = args[1].i;
-  if (c1 % 2) bad(r, "ADown needs an even number of input channels, got " + std::to_string(c1));
+  if (c1 % 2) detail::bad(r, "ADown needs an even number of input channels, got " + std::to_string(c1));
   Row<T> row{c2, "models.common.ADown", args};
   make_unary<T, nn::ADown<T>>(row, b, c1, c2, r.cfg.act);
   return row;
 }
 
 template <class T>
-Row<T> sppelan(const RowCtx& r, const std::vector<Value>& args, Binder& b, const std::vector<LayerInfo>&) {
-  if (args.size() != 3) bad(r, "takes arguments [c2, c3]");
-  const std::int64_t c1 = args[0].i, c2 = args[1].i, c3 = int_arg(r, args, 2, INT64_MIN, "c3");
+Row<T> sppelan(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+  if (args.size() != 3) detail::bad(r, "takes arguments [c2, c3]");
+  const std::int64_t c1 = args[0].i, c2 = args[1].i, c3 = detail::int_arg(r, args, 2, INT64_MIN, "c3");
   Row<T> row{c2, "models.common.SPPELAN", args};
   make_unary<T, nn::SPPELAN<T>>(row, b, c1, c2, c3, r.cfg.act);
   return row;
@@ -155,158 +160,143 @@ Row<T> sppelan(const RowCtx& r, const std::vector<Value>& args, Binder& b, const
 
 // ELAN1(c1,c2,c3,c4), RepNCSPELAN4 / MMQARepNCSPELAN4(c1,c2,c3,c4,c5=1)
 template <class T>
-Row<T> elan(const RowCtx& r, const std::vector<Value>& args, Binder& b, const std::vector<LayerInfo>&) {
-  using Kind = typename nn::Elan<T>::Kind;
+Row<T> elan(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
   const std::string& mod = r.def.module;
   const bool elan1 = mod == "ELAN1";
   if (elan1 ? args.size() != 4 : (args.size() < 4 || args.size() > 5))
-    bad(r, elan1 ? "takes arguments [c2, c3, c4]" : "takes arguments [c2, c3, c4(, c5)]");
+    detail::bad(r, elan1 ? "takes arguments [c2, c3, c4]" : "takes arguments [c2, c3, c4(, c5)]");
   const std::int64_t c1 = args[0].i, c2 = args[1].i;
-  const std::int64_t c3 = int_arg(r, args, 2, INT64_MIN, "c3", 2), c4 = int_arg(r, args, 3, INT64_MIN, "c4");
-  const std::int64_t c5 = elan1 ? 1 : int_arg(r, args, 4, 1, "c5", 0, 1000);
-  const Kind kind = elan1 ? Kind::Conv : (mod == "RepNCSPELAN4" ? Kind::CspConv : Kind::CspMqa);
+  const std::int64_t c3 = detail::int_arg(r, args, 2, INT64_MIN, "c3", 2), c4 = detail::int_arg(r, args, 3, INT64_MIN, "c4");
+  const std::int64_t c5 = elan1 ? 1 : detail::int_arg(r, args, 4, 1, "c5", 0, 1000);
   Row<T> row{c2, "models.common." + mod, args};
-  make_unary<T, nn::Elan<T>>(row, b, kind, c1, c2, c3, c4, c5, r.cfg.act);
+  if (elan1)
+    make_unary<T, nn::ELAN1<T>>(row, b, c1, c2, c3, c4, r.cfg.act);
+  else if (mod == "RepNCSPELAN4")
+    make_unary<T, nn::RepNCSPELAN4<T>>(row, b, c1, c2, c3, c4, c5, r.cfg.act);
+  else
+    make_unary<T, nn::MMQARepNCSPELAN4<T>>(row, b, c1, c2, c3, c4, c5, r.cfg.act);
   return row;
 }
 
 template <class T>
-Row<T> concat(const RowCtx& r, const std::vector<Value>& args, Binder&, const std::vector<LayerInfo>&) {
-  const std::int64_t dim = int_arg(r, args, 0, 1, "dimension", -4, 3);
-  if (dim != 1 && dim != -3) bad(r, "only channel concatenation (dimension 1) is supported");
+Row<T> concat(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>&) {
+  const std::int64_t dim = detail::int_arg(r, args, 0, 1, "dimension", -4, 3);
+  if (dim != 1 && dim != -3) detail::bad(r, "only channel concatenation (dimension 1) is supported");
   std::int64_t c2 = 0;
   for (auto c : r.ch) c2 += c;
   Row<T> row{c2, "models.common.Concat", args};
-  row.make = [](const std::string&) { return std::make_unique<ConcatLayer<T>>(); };
+  row.make = [](const std::string&) { return std::make_unique<nn::Concat<T>>(); };
   return row;
 }
 
 // nn.Upsample(None, scale_factor, 'nearest')
 template <class T>
-Row<T> upsample(const RowCtx& r, const std::vector<Value>& args, Binder&, const std::vector<LayerInfo>&) {
+Row<T> upsample(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>&) {
   Row<T> row{r.single(), "torch.nn.modules.upsampling.Upsample", args};
-  if (args.size() < 2 || !args[0].is_none()) bad(r, "expects [None, scale_factor, 'nearest']");
-  const std::int64_t s = int_arg(r, args, 1, INT64_MIN, "scale_factor", 1, 64);
-  if (args.size() > 2 && !(args[2].is_str() && args[2].s == "nearest")) bad(r, "only mode 'nearest' is supported");
-  if (args.size() > 3) bad(r, "too many arguments");
-  row.make = [s](const std::string&) { return std::make_unique<UpsampleLayer<T>>(s); };
+  if (args.size() < 2 || !args[0].is_none()) detail::bad(r, "expects [None, scale_factor, 'nearest']");
+  const std::int64_t s = detail::int_arg(r, args, 1, INT64_MIN, "scale_factor", 1, 64);
+  if (args.size() > 2 && !(args[2].is_str() && args[2].s == "nearest")) detail::bad(r, "only mode 'nearest' is supported");
+  if (args.size() > 3) detail::bad(r, "too many arguments");
+  row.unary = [s](const std::string&) { return std::make_unique<nn::Upsample<T>>(s); };
   return row;
 }
 
 template <class T>
-Row<T> silence(const RowCtx& r, const std::vector<Value>& args, Binder&, const std::vector<LayerInfo>&) {
+Row<T> silence(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>&) {
   Row<T> row{r.single(), "models.common.Silence", args};
-  if (!args.empty()) bad(r, "takes no arguments");
-  row.make = [](const std::string&) { return std::make_unique<IdentityLayer<T>>(); };
+  if (!args.empty()) detail::bad(r, "takes no arguments");
+  row.unary = [](const std::string&) { return std::make_unique<nn::Silence<T>>(); };
   return row;
 }
 
 // CBLinear([c2s], k, s, p, g): printed as [c1, [c2s], ...]
 template <class T>
-Row<T> cblinear(const RowCtx& r, const std::vector<Value>& yaml_args, Binder& b, const std::vector<LayerInfo>&) {
+Row<T> cblinear(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
   const std::int64_t c1 = r.single();
-  if (yaml_args.empty()) bad(r, "expects [[c2, ...](, k, s, p, g)]");
-  const std::vector<std::int64_t> c2s = int_list(r, yaml_args[0], "c2s");
-  if (c2s.empty()) bad(r, "needs at least one output split");
+  if (yaml_args.empty()) detail::bad(r, "expects [[c2, ...](, k, s, p, g)]");
+  const std::vector<std::int64_t> c2s = detail::int_list(r, yaml_args[0], "c2s");
+  if (c2s.empty()) detail::bad(r, "needs at least one output split");
   std::int64_t c2 = 0;
   for (auto c : c2s) c2 += c;
   std::vector<Value> args{Value::integer(c1)};
   args.insert(args.end(), yaml_args.begin(), yaml_args.end());
   Row<T> row{c2, "models.common.CBLinear", args, c2s};
-  const std::int64_t k = int_arg(r, args, 2, 1, "k", 1, 31), s = int_arg(r, args, 3, 1, "s", 1, 64);
-  const std::int64_t p = int_arg(r, args, 4, -1, "p", 0, 64), g = int_arg(r, args, 5, 1, "g", 1, 1 << 20);
-  const ops::ConvGeom geo = nn::conv_geom(c1, c2, k, s, p, g);
-  nn::check_geom(geo, r.where);
-  row.make = [&b, geo, c2s](const std::string& pre) {
-    return std::make_unique<CBLinearLayer<T>>(nn::load_conv2d<T>(b, pre + "conv.", geo, true), c2s);
-  };
+  const std::int64_t k = detail::int_arg(r, args, 2, 1, "k", 1, 31), s = detail::int_arg(r, args, 3, 1, "s", 1, 64);
+  const std::int64_t p = detail::int_arg(r, args, 4, -1, "p", 0, 64), g = detail::int_arg(r, args, 5, 1, "g", 1, 1 << 20);
+  const ops::ConvGeom geo = ops::conv_geom(c1, c2, k, s, p, g);
+  ops::check_geom(geo, r.where);
+  make_unary<T, nn::CBLinear<T>>(row, b, geo);
   return row;
 }
 
 // CBFuse([idx]): inputs = CBLinear layers, then the tensor they are added to
 template <class T>
-Row<T> cbfuse(const RowCtx& r, const std::vector<Value>& args, Binder&, const std::vector<LayerInfo>& earlier) {
-  if (r.from.size() < 2) bad(r, "needs at least two inputs");
-  if (args.size() != 1) bad(r, "expects [[idx, ...]]");
-  const std::vector<std::int64_t> idx = int_list(r, args[0], "idx");
-  if (idx.size() != r.from.size() - 1) bad(r, "needs one split index per CBLinear input");
-  std::vector<typename CBFuseLayer<T>::Slice> slices;
+Row<T> cbfuse(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>& earlier) {
+  if (r.from.size() < 2) detail::bad(r, "needs at least two inputs");
+  if (args.size() != 1) detail::bad(r, "expects [[idx, ...]]");
+  const std::vector<std::int64_t> idx = detail::int_list(r, args[0], "idx");
+  if (idx.size() != r.from.size() - 1) detail::bad(r, "needs one split index per CBLinear input");
+  std::vector<typename nn::CBFuse<T>::Slice> slices;
   for (std::size_t k = 0; k < idx.size(); ++k) {
     const int src = r.from[k];
     if (src < 0 || earlier[static_cast<std::size_t>(src)].splits.empty())
-      bad(r, "input " + std::to_string(k) + " (layer " + std::to_string(src) + ") is not a CBLinear");
+      detail::bad(r, "input " + std::to_string(k) + " (layer " + std::to_string(src) + ") is not a CBLinear");
     const auto& sp = earlier[static_cast<std::size_t>(src)].splits;
     if (idx[k] >= static_cast<std::int64_t>(sp.size()))
-      bad(r, "split index " + std::to_string(idx[k]) + " out of range for layer " + std::to_string(src));
+      detail::bad(r, "split index " + std::to_string(idx[k]) + " out of range for layer " + std::to_string(src));
     std::int64_t off = 0;
     for (std::int64_t q = 0; q < idx[k]; ++q) off += sp[static_cast<std::size_t>(q)];
     const std::int64_t width = sp[static_cast<std::size_t>(idx[k])];
     if (width != r.ch.back())
-      bad(r, "split " + std::to_string(idx[k]) + " of layer " + std::to_string(src) + " has " + std::to_string(width) +
+      detail::bad(r, "split " + std::to_string(idx[k]) + " of layer " + std::to_string(src) + " has " + std::to_string(width) +
                  " channels, the fused input has " + std::to_string(r.ch.back()));
     slices.push_back({off, width});
   }
   Row<T> row{r.ch.back(), "models.common.CBFuse", args};
-  row.make = [slices](const std::string&) { return std::make_unique<CBFuseLayer<T>>(slices); };
+  row.make = [slices](const std::string&) { return std::make_unique<nn::CBFuse<T>>(slices); };
   return row;
 }
 
 // Detect / DDetect / DualDDetect([nc]): printed as [nc, [channels of the inputs]]
-template <class T>
-Row<T> head(const RowCtx& r, const std::vector<Value>& yaml_args, Binder& b, const std::vector<LayerInfo>&) {
-  using Kind = typename HeadLayer<T>::Kind;
-  const std::string& mod = r.def.module;
-  if (yaml_args.empty()) bad(r, "expects [nc]");
-  const std::int64_t nc = int_arg(r, yaml_args, 0, INT64_MIN, "nc", 1, 100000);
-  if (yaml_args.size() > 1) bad(r, "takes one argument [nc]");
-  const bool dual = mod == "DualDDetect";
-  if (dual && (r.ch.size() % 2 || r.ch.empty())) bad(r, "needs an even number of inputs");
+template <class T, class Head>
+Row<T> head(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
+  if (yaml_args.empty()) detail::bad(r, "expects [nc]");
+  const std::int64_t nc = detail::int_arg(r, yaml_args, 0, INT64_MIN, "nc", 1, 100000);
+  if (yaml_args.size() > 1) detail::bad(r, "takes one argument [nc]");
+  if (Head::kPairedInputs && (r.ch.size() % 2 || r.ch.empty())) detail::bad(r, "needs an even number of inputs");
   std::vector<Value> chv;
   for (auto c : r.ch) chv.push_back(Value::integer(c));
   std::vector<Value> args = yaml_args;
   args.push_back(Value::of_list(chv));
-  Row<T> row{4 + nc, "models.yolo." + mod, args};
-  row.head = true;
-  row.nc = nc;
+  Row<T> row{4 + nc, "models.yolo." + r.def.module, args};
   const std::vector<std::int64_t> chs = r.ch;
-  const Kind kind = dual ? Kind::DualDDetect : (mod == "DDetect" ? Kind::DDetect : Kind::Detect);
   const ops::Activation act = r.cfg.act;
-  row.make = [&b, chs, nc, kind, act](const std::string& p) -> std::unique_ptr<Layer<T>> {
-    std::vector<nn::DetectSet<T>> sets;
-    if (kind == Kind::DualDDetect) {  // cv2/cv3 = auxiliary half, cv4/cv5 = main half
-      const auto half = chs.begin() + static_cast<std::ptrdiff_t>(chs.size() / 2);
-      sets.emplace_back(b, p, std::vector<std::int64_t>(chs.begin(), half), nc, true, "cv2", "cv3", "dfl", act);
-      sets.emplace_back(b, p, std::vector<std::int64_t>(half, chs.end()), nc, true, "cv4", "cv5", "dfl2", act);
-    } else {
-      sets.emplace_back(b, p, chs, nc, kind == Kind::DDetect, "cv2", "cv3", "dfl", act);
-    }
-    return std::make_unique<HeadLayer<T>>(kind, std::move(sets), std::vector<double>{});
-  };
+  row.make = [&b, chs, nc, act](const std::string& p) { return std::make_unique<Head>(b, p, chs, nc, act); };
   return row;
 }
 
 // MultiQueryAttentionLayerWithDownSampling([num_heads, key_dim, value_dim, qh, qw, kv(, dw_k)]):
 // keeps its input's channels; printed as [c1, ...]
 template <class T>
-Row<T> mqa(const RowCtx& r, const std::vector<Value>& yaml_args, Binder& b, const std::vector<LayerInfo>&) {
+Row<T> mqa(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
   const std::int64_t c1 = r.single();
   const std::vector<Value>& a = yaml_args;
   if (a.size() < 6 || a.size() > 7)
-    bad(r, "expects [num_heads, key_dim, value_dim, query_h_strides, query_w_strides, kv_strides(, dw_kernel_size)]");
+    detail::bad(r, "expects [num_heads, key_dim, value_dim, query_h_strides, query_w_strides, kv_strides(, dw_kernel_size)]");
   nn::MqaArgs m;
   m.in = c1;
-  m.heads = int_arg(r, a, 0, INT64_MIN, "num_heads", 1, 4096);
-  m.key_dim = int_arg(r, a, 1, INT64_MIN, "key_dim", 1, 1 << 16);
-  m.value_dim = int_arg(r, a, 2, INT64_MIN, "value_dim", 0, 1 << 16);
-  m.qh = int_arg(r, a, 3, INT64_MIN, "query_h_strides", 1, 64);
-  m.qw = int_arg(r, a, 4, INT64_MIN, "query_w_strides", 1, 64);
-  m.kv = int_arg(r, a, 5, INT64_MIN, "kv_strides", 1, 64);
-  m.dw_k = int_arg(r, a, 6, 3, "dw_kernel_size", 1, 31);
-  if (m.key_dim / m.heads == 0) bad(r, "key_dim < num_heads gives head_dim 0");
+  m.heads = detail::int_arg(r, a, 0, INT64_MIN, "num_heads", 1, 4096);
+  m.key_dim = detail::int_arg(r, a, 1, INT64_MIN, "key_dim", 1, 1 << 16);
+  m.value_dim = detail::int_arg(r, a, 2, INT64_MIN, "value_dim", 0, 1 << 16);
+  m.qh = detail::int_arg(r, a, 3, INT64_MIN, "query_h_strides", 1, 64);
+  m.qw = detail::int_arg(r, a, 4, INT64_MIN, "query_w_strides", 1, 64);
+  m.kv = detail::int_arg(r, a, 5, INT64_MIN, "kv_strides", 1, 64);
+  m.dw_k = detail::int_arg(r, a, 6, 3, "dw_kernel_size", 1, 31);
+  if (m.key_dim / m.heads == 0) detail::bad(r, "key_dim < num_heads gives head_dim 0");
   std::vector<Value> args{Value::integer(c1)};
   args.insert(args.end(), a.begin(), a.end());
   Row<T> row{c1, "models.common.MultiQueryAttentionLayerWithDownSampling", args};
-  make_unary<T, nn::MQA<T>>(row, b, m);
+  make_unary<T, nn::MultiQueryAttentionLayerWithDownSampling<T>>(row, b, m);
   return row;
 }
 
@@ -331,9 +321,9 @@ const std::vector<RegistryEntry<T>>& registry() {
       {"CBLinear", false, false, rows::cblinear<T>},
       {"CBFuse", false, false, rows::cbfuse<T>},
       {"MultiQueryAttentionLayerWithDownSampling", false, true, rows::mqa<T>},
-      {"Detect", false, false, rows::head<T>},
-      {"DDetect", false, false, rows::head<T>},
-      {"DualDDetect", false, false, rows::head<T>},
+      {"Detect", false, false, rows::head<T, nn::Detect<T>>},
+      {"DDetect", false, false, rows::head<T, nn::DDetect<T>>},
+      {"DualDDetect", false, false, rows::head<T, nn::DualDDetect<T>>},
   };
   return table;
 }

@@ -1,4 +1,4 @@
-// Detection heads: Detect, DDetect, DualDDetect (SPEC §1.1) and their decoding.
+// Detection heads: Detect, DDetect, DualDDetect (upstream models/yolo.py) and their decoding.
 //
 // Per level l, on a feature map [C_l, h, w]:
 //   box: Conv(C_l, c2, 3) -> Conv(c2, c2, 3, g) -> Conv2d(c2, 64, 1, g, bias)     (g = 4 for DDetect, 1 for Detect)
@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "conv.hpp"
+#include "../ops/conv.hpp"
+#include "../weights/fold.hpp"
+#include "module.hpp"
 
 namespace yv9::nn {
 
@@ -34,8 +36,9 @@ class DetectSet {
  public:
   DetectSet() = default;
   // box_name/cls_name: "cv2"/"cv3" or "cv4"/"cv5"; dfl_name: "dfl" or "dfl2"
-  DetectSet(Binder& b, const std::string& p, const std::vector<std::int64_t>& ch, std::int64_t nc, bool ddetect,
-            const std::string& box_name, const std::string& cls_name, const std::string& dfl_name, Activation act)
+  DetectSet(weights::Binder& b, const std::string& p, const std::vector<std::int64_t>& ch, std::int64_t nc,
+            bool ddetect, const std::string& box_name, const std::string& cls_name, const std::string& dfl_name,
+            ops::Activation act)
       : nc_(nc) {
     const std::int64_t ch0 = ch.at(0);
     std::int64_t c2 = std::max<std::int64_t>({ch0 / 4, kRegMax * 4, 16});
@@ -45,17 +48,16 @@ class DetectSet {
     for (std::size_t l = 0; l < ch.size(); ++l) {
       const std::string bp = p + box_name + "." + std::to_string(l) + ".", cp = p + cls_name + "." + std::to_string(l) + ".";
       DetectLevel<T> lv;
-      lv.box[0].g = conv_geom(ch[l], c2, 3);
-      lv.cls[0].g = conv_geom(ch[l], c3, 3);
-      lv.stem = load_conv_bn_stacked<T>(b, {{bp + "0.", lv.box[0].g}, {cp + "0.", lv.cls[0].g}}, act);
-      lv.box[1] = load_conv_bn<T>(b, bp + "1.", conv_geom(c2, c2, 3, 1, -1, g), act);
-      lv.box[2] = load_conv2d<T>(b, bp + "2.", conv_geom(c2, 4 * kRegMax, 1, 1, 0, g), true);
-      lv.cls[1] = load_conv_bn<T>(b, cp + "1.", conv_geom(c3, c3, 3), act);
-      lv.cls[2] = load_conv2d<T>(b, cp + "2.", conv_geom(c3, nc, 1, 1, 0), true);
+      lv.box[0].g = ops::conv_geom(ch[l], c2, 3);
+      lv.cls[0].g = ops::conv_geom(ch[l], c3, 3);
+      lv.stem = weights::load_conv_bn_stacked<T>(b, {{bp + "0.", lv.box[0].g}, {cp + "0.", lv.cls[0].g}}, act);
+      lv.box[1] = weights::load_conv_bn<T>(b, bp + "1.", ops::conv_geom(c2, c2, 3, 1, -1, g), act);
+      lv.box[2] = weights::load_conv2d<T>(b, bp + "2.", ops::conv_geom(c2, 4 * kRegMax, 1, 1, 0, g), true);
+      lv.cls[1] = weights::load_conv_bn<T>(b, cp + "1.", ops::conv_geom(c3, c3, 3), act);
+      lv.cls[2] = weights::load_conv2d<T>(b, cp + "2.", ops::conv_geom(c3, nc, 1, 1, 0), true);
       levels_.push_back(std::move(lv));
     }
-    auto w = b.param(p + dfl_name + ".conv.weight", {1, kRegMax, 1, 1});
-    dfl_.assign(w.begin(), w.end());
+    dfl_ = b.param(p + dfl_name + ".conv.weight", {1, kRegMax, 1, 1}).to<T>();
   }
 
   std::size_t levels() const { return levels_.size(); }
@@ -66,7 +68,7 @@ class DetectSet {
     const DetectLevel<T>& lv = levels_.at(l);
     Tensor<T> out(Shape{x.n, 4 * kRegMax + nc_, x.h, x.w});
     View<T> v = view(out);
-    Tensor<T> stem = run_conv(lv.stem, x, ctx);
+    Tensor<T> stem = ops::run_conv(lv.stem, x, ctx);
     const View<const T> sv = cview(stem);
     const std::int64_t c2 = lv.box[0].g.c2, c3 = lv.cls[0].g.c2;
     branch(lv.box, sv.channels(0, c2), v.channels(0, 4 * kRegMax), ctx);
@@ -100,7 +102,7 @@ class DetectSet {
  private:
   // c[1] and c[2] on the branch's slice of the stem output
   static void branch(const ops::Conv2d<T> (&c)[3], View<const T> a, View<T> out, const Context& ctx) {
-    Tensor<T> b = run_conv(c[1], a, ctx);
+    Tensor<T> b = ops::run_conv(c[1], a, ctx);
     c[2].forward(cview(b), out, ctx);
   }
 
@@ -144,6 +146,109 @@ class DetectSet {
   std::int64_t nc_ = 0;
   std::vector<DetectLevel<T>> levels_;
   std::vector<T> dfl_;
+};
+
+// The module behind Detect, DDetect and DualDDetect: one DetectSet per branch. Its inputs are the
+// feature maps of every level (DualDDetect: the auxiliary half first, then the main half); its
+// output is the main branch's decoded prediction [n, 4+nc, A], what upstream feeds into NMS.
+template <class T>
+class DetectHead : public Module<T> {
+ public:
+  static constexpr bool kPairedInputs = false;  // DualDDetect: an auxiliary and a main half
+  std::int64_t nc() const { return sets_.back().nc(); }
+  std::size_t levels() const { return sets_.back().levels(); }
+  // The level strides, measured by the builder (256 / feature size of a 256x256 probe).
+  const std::vector<double>& strides() const { return strides_; }
+  void set_strides(std::vector<double> s) { strides_ = std::move(s); }
+  // Index of the first input the main branch reads, for `count` inputs.
+  std::size_t main_first(std::size_t count) const { return dual_ ? count / 2 : 0; }
+  const DetectSet<T>& main_set() const { return sets_.back(); }
+  bool has_aux() const { return sets_.size() == 2; }
+  const DetectSet<T>& aux_set() const { return sets_.front(); }
+  // Frees the auxiliary branch (training only); forward() never reads it.
+  void drop_aux() {
+    if (has_aux()) sets_.erase(sets_.begin());
+  }
+
+  Shape out_shape(const std::vector<Shape>& in) const override {
+    std::int64_t A = 0;
+    const std::size_t first = main_first(in.size());
+    for (std::size_t i = first; i < in.size(); ++i) A += in[i][2] * in[i][3];
+    return Shape{in.at(first)[0], 4 + nc(), A};
+  }
+  void forward(const typename Module<T>::Inputs& in, Tensor<T>& out, const Context& ctx) const override {
+    std::vector<View<const T>> xs;
+    for (std::size_t i = main_first(in.size()); i < in.size(); ++i) xs.push_back(cview(*in[i]));
+    out = sets_.back().forward(xs, strides_, ctx);
+  }
+  // The auxiliary branch's prediction (DualDDetect loaded with the auxiliary branch kept).
+  Tensor<T> forward_aux(const typename Module<T>::Inputs& in, const Context& ctx) const {
+    if (!has_aux()) throw Error("forward_aux: no auxiliary branch");
+    std::vector<View<const T>> xs;
+    for (std::size_t i = 0; i < levels(); ++i) xs.push_back(cview(*in.at(i)));
+    return sets_.front().forward(xs, strides_, ctx);
+  }
+  std::int64_t macs(const std::vector<Shape>& in) const override {
+    const std::size_t first = main_first(in.size());
+    return sets_.back().macs(std::vector<Shape>(in.begin() + static_cast<std::ptrdiff_t>(first), in.end()));
+  }
+  std::vector<bool> used_inputs(std::size_t count) const override {
+    std::vector<bool> u(count, true);
+    for (std::size_t i = 0; i < main_first(count); ++i) u[i] = false;
+    return u;
+  }
+  const DetectHead<T>* head() const override { return this; }
+
+ protected:
+  explicit DetectHead(DetectSet<T> main) : dual_(false) { sets_.push_back(std::move(main)); }
+  explicit DetectHead(std::vector<DetectSet<T>> aux_main) : sets_(std::move(aux_main)), dual_(true) {}
+
+ private:
+  std::vector<DetectSet<T>> sets_;  // DualDDetect: {auxiliary, main} until drop_aux(); else {main}
+  bool dual_;
+  std::vector<double> strides_;
+};
+
+// Detect(nc, ch): box branch without groups.
+template <class T>
+class Detect : public DetectHead<T> {
+ public:
+  Detect(weights::Binder& b, const std::string& p, const std::vector<std::int64_t>& ch, std::int64_t nc,
+         ops::Activation act)
+      : DetectHead<T>(DetectSet<T>(b, p, ch, nc, false, "cv2", "cv3", "dfl", act)) {}
+};
+
+// DDetect(nc, ch): box branch with groups=4.
+template <class T>
+class DDetect : public DetectHead<T> {
+ public:
+  DDetect(weights::Binder& b, const std::string& p, const std::vector<std::int64_t>& ch, std::int64_t nc,
+          ops::Activation act)
+      : DetectHead<T>(DetectSet<T>(b, p, ch, nc, true, "cv2", "cv3", "dfl", act)) {}
+};
+
+// DualDDetect(nc, ch): cv2/cv3/dfl on the first half of the inputs (auxiliary branch, training
+// only), cv4/cv5/dfl2 on the second half (main branch, what upstream's detect_dual.py uses).
+template <class T>
+class DualDDetect : public DetectHead<T> {
+ public:
+  static constexpr bool kPairedInputs = true;
+  DualDDetect(weights::Binder& b, const std::string& p, const std::vector<std::int64_t>& ch, std::int64_t nc,
+              ops::Activation act)
+      : DetectHead<T>(aux_then_main(b, p, ch, nc, act)) {}
+
+ private:
+  // In this order: the Binder sees (and reports) the tensors as the state dict lists them.
+  static std::vector<DetectSet<T>> aux_then_main(weights::Binder& b, const std::string& p,
+                                                 const std::vector<std::int64_t>& ch, std::int64_t nc,
+                                                 ops::Activation act) {
+    if (ch.empty() || ch.size() % 2) throw ConfigError(p + ": DualDDetect needs an even number of inputs");
+    const auto mid = ch.begin() + static_cast<std::ptrdiff_t>(ch.size() / 2);
+    std::vector<DetectSet<T>> v;
+    v.emplace_back(b, p, std::vector<std::int64_t>(ch.begin(), mid), nc, true, "cv2", "cv3", "dfl", act);
+    v.emplace_back(b, p, std::vector<std::int64_t>(mid, ch.end()), nc, true, "cv4", "cv5", "dfl2", act);
+    return v;
+  }
 };
 
 }  // namespace yv9::nn

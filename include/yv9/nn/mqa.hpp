@@ -14,8 +14,10 @@
 #include <string>
 
 #include "../ops/attention.hpp"
+#include "../ops/conv.hpp"
 #include "../ops/pool.hpp"
-#include "conv.hpp"
+#include "../weights/fold.hpp"
+#include "module.hpp"
 
 namespace yv9::nn {
 
@@ -24,31 +26,34 @@ struct MqaArgs {
 };
 
 template <class T>
-class MQA {
+class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
  public:
-  MQA() = default;
-  MQA(Binder& b, const std::string& p, const MqaArgs& a) : a_(a) {
+  MultiQueryAttentionLayerWithDownSampling(weights::Binder& b, const std::string& p, const MqaArgs& a) : a_(a) {
     if (a.in <= 0 || a.heads <= 0 || a.key_dim <= 0 || a.qh <= 0 || a.qw <= 0 || a.kv <= 0 || a.dw_k <= 0)
       throw ConfigError(p + ": MQA arguments must be positive");
     if (a.key_dim / a.heads == 0)
       throw ConfigError(p + ": key_dim " + std::to_string(a.key_dim) + " < num_heads " + std::to_string(a.heads) +
                         " gives head_dim 0 (division by zero in the attention scale)");
     const std::int64_t qc = a.heads * a.key_dim;
-    BnAffine qbn;
-    if (pooled()) qbn = load_bn(b, p + "_query_downsampling_norm.", a.in);
-    const ConvGeom qg = conv_geom(a.in, qc, 1, 1, 0);
-    auto qw = b.param(p + "_query_proj.0.weight", weight_shape(qg));
-    std::vector<double> qbias;
-    if (pooled() && b.bound()) fold_bn_into_1x1(qbn, qw, qbias, qc, a.in);
-    q_proj_ = make_conv<T>(qg, std::move(qw), qbias, {});
+    weights::BnAffine qbn;
+    if (pooled()) qbn = weights::load_bn(b, p + "_query_downsampling_norm.", a.in);
+    const ops::ConvGeom qg = ops::conv_geom(a.in, qc, 1, 1, 0);
+    if (pooled()) {
+      std::vector<double> qw = b.param(p + "_query_proj.0.weight", qg.weight_shape()).to<double>();
+      std::vector<double> qbias;
+      if (b.bound()) fold_bn_into_1x1(qbn, qw, qbias, qc, a.in);
+      q_proj_ = weights::make_conv<T>(qg, weights::narrow<T>(qw), weights::narrow<T>(qbias), {});
+    } else {
+      q_proj_ = weights::load_conv2d<T>(b, p + "_query_proj.0.", qg, false);
+    }
     if (a.kv > 1) {
-      const ConvGeom dw = conv_geom(a.in, a.in, a.dw_k, a.kv, (a.dw_k - 1) / 2, a.in);
+      const ops::ConvGeom dw = ops::conv_geom(a.in, a.in, a.dw_k, a.kv, (a.dw_k - 1) / 2, a.in);
       key_dw_ = load_dw_bn(b, p + "_key_dw_conv.", dw);
       value_dw_ = load_dw_bn(b, p + "_value_dw_conv.", dw);
     }
-    key_proj_ = load_conv2d<T>(b, p + "_key_proj.0.", conv_geom(a.in, a.key_dim, 1, 1, 0), false);
-    value_proj_ = load_conv2d<T>(b, p + "_value_proj.0.", conv_geom(a.in, a.key_dim, 1, 1, 0), false);
-    out_proj_ = load_conv2d<T>(b, p + "_output_proj.0.", conv_geom(qc, a.in, 1, 1, 0), false);
+    key_proj_ = weights::load_conv2d<T>(b, p + "_key_proj.0.", ops::conv_geom(a.in, a.key_dim, 1, 1, 0), false);
+    value_proj_ = weights::load_conv2d<T>(b, p + "_value_proj.0.", ops::conv_geom(a.in, a.key_dim, 1, 1, 0), false);
+    out_proj_ = weights::load_conv2d<T>(b, p + "_output_proj.0.", ops::conv_geom(qc, a.in, 1, 1, 0), false);
   }
 
   const MqaArgs& args() const { return a_; }
@@ -59,9 +64,9 @@ class MQA {
   std::int64_t kv_h(std::int64_t h) const { return a_.kv > 1 ? key_dw_.g.out_h(h) : h; }
   std::int64_t kv_w(std::int64_t w) const { return a_.kv > 1 ? key_dw_.g.out_w(w) : w; }
 
-  Shape out_shape(const Shape& in) const { return Shape{in[0], a_.in, q_h(in[2]), q_w(in[3])}; }
+  Shape shape_for(const Shape& in) const override { return Shape{in[0], a_.in, q_h(in[2]), q_w(in[3])}; }
 
-  std::int64_t macs(const Shape& in) const {
+  std::int64_t macs_for(const Shape& in) const override {
     const std::int64_t H = in[2], W = in[3], Lq = q_h(H) * q_w(W), Lk = kv_h(H) * kv_w(W);
     std::int64_t m = q_proj_.g.macs(q_h(H), q_w(W)) + out_proj_.g.macs(q_h(H), q_w(W));
     if (a_.kv > 1) m += key_dw_.g.macs(H, W) + value_dw_.g.macs(H, W);
@@ -69,10 +74,6 @@ class MQA {
     m += 2 * a_.heads * Lq * Lk * a_.key_dim;  // QK^T and PV
     return in[0] * m;
   }
-  std::int64_t attention_macs(const Shape& in) const {
-    return in[0] * 2 * a_.heads * q_h(in[2]) * q_w(in[3]) * kv_h(in[2]) * kv_w(in[3]) * a_.key_dim;
-  }
-
   // Scratch held while one batch item runs: q, k, v, the context, the pooled / dw-conv inputs,
   // and the attention tiles. Independent of the number of keys beyond k and v themselves.
   std::size_t scratch_bytes(const Shape& in, int threads) const {
@@ -83,7 +84,7 @@ class MQA {
     return static_cast<std::size_t>(elems) * sizeof(T) + ops::attention_scratch_bytes<T>(a_.key_dim, Lk, threads);
   }
 
-  void forward(View<const T> in, View<T> out, const Context& ctx) const {
+  void run(View<const T> in, View<T> out, const Context& ctx) const override {
     const std::int64_t Hq = q_h(in.h), Wq = q_w(in.w);
     if (Hq <= 0 || Wq <= 0) throw Error("MQA: input " + std::to_string(in.h) + "x" + std::to_string(in.w) +
                                         " is smaller than the query strides");
@@ -109,41 +110,34 @@ class MQA {
 
   // Intermediates for tests against the fixtures' q_/k_/v_/context_ arrays (batch item 0).
   Tensor<T> query(View<const T> x, const Context& ctx) const {
-    if (!pooled()) return run_conv(q_proj_, x, ctx);
+    if (!pooled()) return ops::run_conv(q_proj_, x, ctx);
     Tensor<T> pooled_x(Shape{1, x.c, q_h(x.h), q_w(x.w)});
     ops::PoolGeom pg;
     pg.kh = pg.sh = a_.qh;
     pg.kw = pg.sw = a_.qw;
     ops::avg_pool2d(x, view(pooled_x), pg, ctx);
-    return run_conv(q_proj_, cview(pooled_x), ctx);
+    return ops::run_conv(q_proj_, cview(pooled_x), ctx);
   }
   Tensor<T> key(View<const T> x, const Context& ctx) const { return project(x, key_dw_, key_proj_, ctx); }
   Tensor<T> value(View<const T> x, const Context& ctx) const { return project(x, value_dw_, value_proj_, ctx); }
 
  private:
   Tensor<T> project(View<const T> x, const ops::Conv2d<T>& dw, const ops::Conv2d<T>& proj, const Context& ctx) const {
-    if (a_.kv <= 1) return run_conv(proj, x, ctx);
-    Tensor<T> d = run_conv(dw, x, ctx);
-    return run_conv(proj, cview(d), ctx);
+    if (a_.kv <= 1) return ops::run_conv(proj, x, ctx);
+    Tensor<T> d = ops::run_conv(dw, x, ctx);
+    return ops::run_conv(proj, cview(d), ctx);
   }
 
-  // seed conv2d(..., norm=True, act=False): Sequential(Conv2d(bias=False), BatchNorm2d)
-  static ops::Conv2d<T> load_dw_bn(Binder& b, const std::string& p, const ConvGeom& g) {
-    check_geom(g, p);
-    auto w = b.param(p + "0.weight", weight_shape(g));
-    BnAffine bn = load_bn(b, p + "1.", g.c2);
-    std::vector<double> bias;
-    if (b.bound()) {
-      const std::int64_t per = g.kh * g.kw * (g.c1 / g.groups);
-      for (std::int64_t o = 0; o < g.c2; ++o)
-        for (std::int64_t k = 0; k < per; ++k) w[o * per + k] *= bn.scale[o];
-      bias = bn.shift;
-    }
-    return make_conv<T>(g, std::move(w), bias, {});
+  // the seed's conv2d(..., norm=True, act=False): Sequential(Conv2d(bias=False), BatchNorm2d)
+  static ops::Conv2d<T> load_dw_bn(weights::Binder& b, const std::string& p, const ops::ConvGeom& g) {
+    ops::check_geom(g, p);
+    std::vector<double> w = b.param(p + "0.weight", g.weight_shape()).to<double>();
+    weights::FoldedConv f = weights::fold_bn(std::move(w), weights::load_bn(b, p + "1.", g.c2));
+    return weights::make_conv<T>(g, weights::narrow<T>(f.w), weights::narrow<T>(f.bias), {});
   }
 
   // proj(BN(x)) = (W diag(s)) x + W t, in double before rounding to T.
-  static void fold_bn_into_1x1(const BnAffine& bn, std::vector<double>& w, std::vector<double>& bias, std::int64_t co,
+  static void fold_bn_into_1x1(const weights::BnAffine& bn, std::vector<double>& w, std::vector<double>& bias, std::int64_t co,
                                std::int64_t ci) {
     bias.assign(static_cast<std::size_t>(co), 0.0);
     for (std::int64_t o = 0; o < co; ++o)

@@ -36,12 +36,38 @@ struct ConvGeom {
   bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
   std::int64_t weight_numel() const { return c2 * cin_g() * kh * kw; }
   std::int64_t macs(std::int64_t h, std::int64_t w) const { return out_h(h) * out_w(w) * c2 * kdim(); }
+  std::vector<std::int64_t> weight_shape() const { return {c2, cin_g(), kh, kw}; }  // PyTorch's layout
   std::string str() const {
     return "conv " + std::to_string(c1) + "->" + std::to_string(c2) + " k" + std::to_string(kh) + "x" +
            std::to_string(kw) + " s" + std::to_string(sh) + " p" + std::to_string(ph) + " d" + std::to_string(dh) +
            " g" + std::to_string(groups);
   }
 };
+
+// A square-kernel geometry as upstream's Conv builds it: p < 0 means autopad ('same' padding for
+// odd kernels, dilation taken into account).
+inline ConvGeom conv_geom(std::int64_t c1, std::int64_t c2, std::int64_t k, std::int64_t s = 1, std::int64_t p = -1,
+                          std::int64_t g = 1, std::int64_t d = 1) {
+  ConvGeom geo;
+  geo.c1 = c1;
+  geo.c2 = c2;
+  geo.kh = geo.kw = k;
+  geo.sh = geo.sw = s;
+  const std::int64_t keff = d > 1 ? d * (k - 1) + 1 : k;
+  geo.ph = geo.pw = p < 0 ? keff / 2 : p;
+  geo.dh = geo.dw = d;
+  geo.groups = g;
+  return geo;
+}
+
+// Refuses (ConfigError naming `where`) a geometry no convolution can have.
+inline void check_geom(const ConvGeom& g, const std::string& where) {
+  if (g.c1 <= 0 || g.c2 <= 0 || g.kh <= 0 || g.sh <= 0 || g.dh <= 0 || g.ph < 0 || g.groups <= 0)
+    throw ConfigError(where + ": invalid convolution (" + g.str() + ")");
+  if (g.c1 % g.groups || g.c2 % g.groups)
+    throw ConfigError(where + ": channels " + std::to_string(g.c1) + "->" + std::to_string(g.c2) +
+                      " are not divisible by groups=" + std::to_string(g.groups));
+}
 
 template <class T>
 struct Conv2d {
@@ -225,5 +251,13 @@ struct Conv2d {
     }
   }
 };
+
+// The convolution into a new tensor.
+template <class T>
+Tensor<T> run_conv(const Conv2d<T>& c, View<const T> in, const Context& ctx) {
+  Tensor<T> out(Shape{in.n, c.g.c2, c.g.out_h(in.h), c.g.out_w(in.w)});
+  c.forward(in, view(out), ctx);
+  return out;
+}
 
 }  // namespace yv9::ops

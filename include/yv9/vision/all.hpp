@@ -1,5 +1,6 @@
 // yv9::vision — everything around the network, reproducing upstream YOLOv9's detect pipeline
-// (cv2 + torch + torchvision) bit for bit where upstream is deterministic.
+// (cv2 + torch + torchvision) bit for bit where upstream is deterministic. Detector (detector.hpp)
+// runs all of it; the steps below are what it does, for users who need to change one.
 //
 //   Image im = load_image("bus.jpg");                  // decode.hpp: cv2.imread (BGR, EXIF orientation)
 //   LetterboxOptions lo;  lo.auto_pad = true;           // letterbox.hpp: letterbox(im, 640, stride=32, auto)
@@ -15,9 +16,10 @@
 //   write_detections_json("out/bus.json", "bus.jpg", im.width, im.height, det, names);
 //
 // Errors: FormatError / LimitError / IoError / UsageError (core/error.hpp), message starts with
-// the file name. Nothing here starts threads.
+// the file name. Only the network's forward pass uses threads.
 #pragma once
 #include "decode.hpp"
+#include "detector.hpp"
 #include "draw.hpp"
 #include "exif.hpp"
 #include "font.hpp"

@@ -1,4 +1,4 @@
-// detect — the example binary (SPEC §3).
+// detect — the main command-line tool: upstream detect.py on images, plus parity, summary and bench modes.
 //
 //   detect --weights M.bin --source IMG|DIR [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]
 //          [--classes C ...] [--agnostic-nms] [--square] [--out DIR] [--save-txt] [--save-conf] [--json]
@@ -9,12 +9,9 @@
 //   detect --config MODEL.yaml --bench ...               the same on synthetic weights
 //
 // Every error is one line on stderr; exit 2 for usage errors, 1 for everything else.
-#include <yv9/core/threads.hpp>
 #include <yv9/io/atomic_file.hpp>
-#include <yv9/io/npy.hpp>
-#include <yv9/model/loader.hpp>
-#include <yv9/vision/all.hpp>
-#include <yv9/vision/detector.hpp>
+#include <yv9/weights/synthetic.hpp>
+#include <yv9/yv9.hpp>
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -110,7 +107,7 @@ int parse_int(const std::string& s, const char* what, int lo, int hi) {
 
 int run_summary(const Args& a) {
   yv9::model::ModelConfig cfg = yv9::model::load_config(a.get("--config"));
-  yv9::model::Binder spec;
+  yv9::weights::Binder spec;
   auto m = yv9::model::build<float>(cfg, spec);
   std::string out = yv9::model::summary_header() + "\n";
   for (const auto& l : m.info) out += yv9::model::summary_row(l) + "\n";
@@ -175,7 +172,8 @@ int run_bench(const Args& a) {
     name = m.meta.name;
   } else {
     const std::string cfg_path = a.get("--config");
-    yv9::model::Binder syn = yv9::model::Binder::synthetic();
+    const yv9::weights::SyntheticSource src;
+    yv9::weights::Binder syn(src);
     net = yv9::model::Network<float>(yv9::model::build<float>(yv9::model::load_config(cfg_path), syn));
     std::string base = cfg_path.substr(cfg_path.find_last_of('/') + 1);
     name = base.substr(0, base.rfind('.'));

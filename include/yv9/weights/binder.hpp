@@ -1,0 +1,125 @@
+// Binding weights by PyTorch name. Module constructors ask the Binder for each tensor they own
+// ("model.3.cv1.conv.weight", expected shape); the Binder counts parameters for the summary,
+// records every missing or mis-shaped tensor instead of stopping at the first, and at the end
+// reports those plus every tensor of the source that nobody asked for — all in one WeightError.
+//
+// Without a source (spec mode) it only counts: the builder then yields the layer table of
+// `detect --summary` without any weights.
+#pragma once
+#include <climits>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../core/tensor.hpp"
+#include "source.hpp"
+
+namespace yv9::weights {
+
+// What a model may ask the Binder for, checked as each tensor is requested — before anything is
+// allocated, and in spec mode too, so `detect --summary` refuses what loading would refuse. The
+// config decides the shapes, so without these a few characters of yaml (Conv c2=1048576, k=31)
+// would have the loader materialise gigabytes of missing or synthetic weights. Defaults: 2.3x and
+// ~60x the largest upstream model (yolov9-e: 58M parameters, ~4k tensors).
+struct BinderLimits {
+  std::int64_t max_elements = std::int64_t(1) << 27;  // parameters + buffers of the whole model
+  std::int64_t max_tensors = std::int64_t(1) << 18;   // tensors requested (bounds the modules built)
+};
+
+class Binder {
+ public:
+  Binder() = default;  // spec mode: count only
+  explicit Binder(const WeightSource& src) : src_(&src) {}
+
+  bool bound() const { return src_ != nullptr; }
+  std::int64_t param_count() const { return params_; }
+
+  const BinderLimits& limits() const { return lim_; }
+  void set_limits(const BinderLimits& lim) { lim_ = lim; }
+
+  // A parameter (counted in the summary) or a buffer (running stats: not counted). An empty
+  // Weight in spec mode.
+  Weight param(const std::string& name, const std::vector<std::int64_t>& shape) {
+    params_ += admit(name, shape);
+    return fetch(name, shape);
+  }
+  Weight buffer(const std::string& name, const std::vector<std::int64_t>& shape) {
+    admit(name, shape);
+    return fetch(name, shape);
+  }
+  // Tensors PyTorch keeps that inference ignores (BatchNorm's num_batches_tracked): accepted if present.
+  void optional(const std::string& name) {
+    if (src_ && src_->has(name)) used_.insert(name);
+  }
+
+  double bn_eps(const std::string& bn) const { return src_ ? src_->bn_eps(bn) : 1e-3; }
+
+  // Throws one WeightError describing every problem, or returns.
+  void finish(const std::string& label) const {
+    if (!src_) return;
+    std::vector<std::string> unused;
+    for (const auto& n : src_->names())
+      if (!used_.count(n)) unused.push_back(n);
+    if (missing_.empty() && mismatched_.empty() && unused.empty()) return;
+    std::string msg = label + ": weights do not match the model:";
+    auto list = [&msg](const char* what, const std::vector<std::string>& items) {
+      if (items.empty()) return;
+      msg += " " + std::to_string(items.size()) + " " + what + " (";
+      for (std::size_t i = 0; i < items.size() && i < 8; ++i) msg += (i ? "; " : "") + items[i];
+      if (items.size() > 8) msg += "; ... " + std::to_string(items.size() - 8) + " more";
+      msg += ")";
+    };
+    list("missing", missing_);
+    list("mis-shaped", mismatched_);
+    list("unused", unused);
+    throw WeightError(msg);
+  }
+
+ private:
+  // Counts the tensor against the limits (overflow-safe: shapes come from the config) and returns
+  // its element count.
+  std::int64_t admit(const std::string& name, const std::vector<std::int64_t>& shape) {
+    std::int64_t n = 1;
+    for (std::int64_t d : shape) {
+      if (d < 0) throw ConfigError(name + ": negative dimension in " + shape_str(shape));
+      if (d > 0 && n > INT64_MAX / d) {
+        n = INT64_MAX;
+        break;
+      }
+      n *= d;
+    }
+    if (++tensors_ > lim_.max_tensors)
+      throw LimitError(name + ": the model needs more than " + std::to_string(lim_.max_tensors) +
+                       " tensors (BinderLimits::max_tensors)");
+    if (n > lim_.max_elements - elements_)
+      throw LimitError(name + " " + shape_str(shape) + ": the model needs more than " + std::to_string(lim_.max_elements) +
+                       " weight values (BinderLimits::max_elements)");
+    elements_ += n;
+    return n;
+  }
+  Weight fetch(const std::string& name, const std::vector<std::int64_t>& shape) {
+    if (!src_) return {};
+    if (!src_->has(name)) {
+      missing_.push_back(name + " " + shape_str(shape));
+      return Weight::zeros(shape);
+    }
+    used_.insert(name);
+    Weight w = src_->get(name, shape);
+    if (w.shape != shape) {
+      mismatched_.push_back(name + ": expected " + shape_str(shape) + ", got " + shape_str(w.shape));
+      return Weight::zeros(shape);
+    }
+    return w;
+  }
+
+  const WeightSource* src_ = nullptr;
+  std::int64_t params_ = 0;
+  BinderLimits lim_;
+  std::int64_t tensors_ = 0, elements_ = 0;
+  std::set<std::string> used_;
+  std::vector<std::string> missing_, mismatched_;
+};
+
+}  // namespace yv9::weights
