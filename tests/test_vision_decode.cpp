@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "npy_test_util.hpp"
+#include "support.hpp"
 #include "yv9/vision/decode.hpp"
 #include "yv9/vision/output.hpp"
 
@@ -133,7 +133,7 @@ std::string error_of(const Bytes& b, const std::string& name, const ImageLimits&
 }
 
 std::string preprocess_dir() {
-  const std::string root = yv9_test::fixtures_dir();
+  const std::string root = yv9test::fixtures_dir();
   const fs::path dir = fs::path(root) / "preprocess";
   if (root.empty() || !fs::is_directory(dir)) {
     MESSAGE("!!! SKIPPED: shared fixtures not found at '" << root << "' (set YV9_FIXTURES)");

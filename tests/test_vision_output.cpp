@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "npy_test_util.hpp"
+#include "support.hpp"
 #include "yv9/vision/decode.hpp"
 #include "yv9/vision/draw.hpp"
 #include "yv9/vision/output.hpp"
