@@ -18,15 +18,7 @@ using namespace yv9::vision;
 
 namespace {
 
-std::string nms_dir() {
-  const std::string root = yv9test::fixtures_dir();
-  const fs::path dir = fs::path(root) / "nms";
-  if (root.empty() || !fs::is_directory(dir)) {
-    MESSAGE("!!! SKIPPED: shared fixtures not found at '" << root << "' (set YV9_FIXTURES); NMS parity NOT checked");
-    return "";
-  }
-  return dir.string();
-}
+std::string nms_dir() { return yv9test::fixtures_dir() + "/nms"; }
 
 // "conf0.25_iou0.45_max1000_agnostic" -> options (upstream's keyword arguments).
 NmsOptions parse_setting(const std::string& s) {
@@ -72,9 +64,9 @@ Compare compare(const std::vector<Detection>& got, const io::NpyArray& exp) {
 
 }  // namespace
 
-TEST_CASE("non_max_suppression + scale_boxes reproduce every upstream NMS fixture") {
+TEST_CASE("non_max_suppression + scale_boxes reproduce every upstream NMS fixture" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = nms_dir();
-  if (dir.empty()) return;
   // Upstream's input and original image shapes for both predictions (nms.json).
   const int img1_h = 448, img1_w = 640, img0_h = 512, img0_w = 773;
   int settings = 0, exact_sets = 0;

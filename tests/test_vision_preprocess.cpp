@@ -19,16 +19,7 @@ using namespace yv9::vision;
 
 namespace {
 
-std::string preprocess_dir() {
-  const std::string root = yv9test::fixtures_dir();
-  const fs::path dir = fs::path(root) / "preprocess";
-  if (root.empty() || !fs::is_directory(dir)) {
-    MESSAGE("!!! SKIPPED: shared fixtures not found at '" << root
-                                                         << "' (set YV9_FIXTURES); preprocess parity NOT checked");
-    return "";
-  }
-  return dir.string();
-}
+std::string preprocess_dir() { return yv9test::fixtures_dir() + "/preprocess"; }
 
 Image image_from_hwc_npy(const io::NpyArray& a) {
   REQUIRE(a.shape.size() == 3);
@@ -150,9 +141,9 @@ TEST_CASE("constant images stay constant through resize (fixed-point sanity)") {
   }
 }
 
-TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture") {
+TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = preprocess_dir();
-  if (dir.empty()) return;
   int exact = 0;
   for (const Case& c : kCases) {
     Image im = c.decoded_npy ? image_from_hwc_npy(io::read_npy(dir + "/" + c.decoded_npy))
@@ -181,9 +172,9 @@ TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture") {
   MESSAGE("preprocess fixtures matched exactly: " << exact << " / " << 2 * std::size(kCases));
 }
 
-TEST_CASE("to_tensor is bit-identical to torch .float() / 255 (horses auto)") {
+TEST_CASE("to_tensor is bit-identical to torch .float() / 255 (horses auto)" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = preprocess_dir();
-  if (dir.empty()) return;
   const Image im = image_from_hwc_npy(io::read_npy(dir + "/horses_decoded_bgr_u8.npy"));
   LetterboxOptions o;
   o.auto_pad = true;
@@ -197,9 +188,9 @@ TEST_CASE("to_tensor is bit-identical to torch .float() / 255 (horses auto)") {
   CHECK(bad == 0);
 }
 
-TEST_CASE("stb_image vs cv2 (libjpeg-turbo) decode of horses.jpg: measured, loosely bounded") {
+TEST_CASE("stb_image vs cv2 (libjpeg-turbo) decode of horses.jpg: measured, loosely bounded" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = preprocess_dir();
-  if (dir.empty()) return;
   const Image cv = image_from_hwc_npy(io::read_npy(dir + "/horses_decoded_bgr_u8.npy"));
   const Image stb = load_image(dir + "/horses.jpg");
   REQUIRE(stb.width == cv.width);

@@ -1,12 +1,14 @@
-// Helpers shared by every test executable, all in namespace yv9test: where the test data lives and
-// .npy values read through the library's own reader (yv9::io::read_npy). Whole-model helpers are
-// in model_support.hpp; the heap counter in alloc_tracker.hpp.
+// Helpers shared by every test executable, all in namespace yv9test: where the test data lives,
+// skips that ctest reports as skips, and .npy values read through the library's own reader
+// (yv9::io::read_npy). Whole-model helpers are in model_support.hpp, the heap counter in
+// alloc_tracker.hpp, the doctest main in main.cpp.
 #pragma once
 #include <doctest/doctest.h>
 #include <yv9/io/npy.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -33,12 +35,54 @@ inline std::string shared_weights_dir() {
 inline std::string source_dir() { return YV9_SOURCE_DIR; }
 inline std::string data_dir() { return std::string(YV9_SOURCE_DIR) + "/tests/data"; }
 
-// True when the shared fixtures are present; otherwise prints a loud skip message once per call site.
-inline bool have_fixtures() {
-  if (exists(fixtures_dir() + "/README.md")) return true;
-  MESSAGE("SKIPPED: shared fixtures not found at '" << fixtures_dir()
-                                                   << "' (set YV9_FIXTURES to run the PyTorch parity checks)");
+// Skips. A test case that needs data from outside the repository starts with
+//   if (!yv9test::have_fixtures()) return;         // and is declared  * doctest::test_suite("fixtures")
+//   if (!yv9test::have_shared_weights()) return;   // and is declared  * doctest::test_suite("shared_weights")
+// tests/CMakeLists.txt runs each such suite as its own ctest entry (<exe>_fixtures, ...) with
+// SKIP_RETURN_CODE 77, and main.cpp exits 77 when every test case it ran skipped: without the data
+// ctest shows the entry as "Skipped" instead of counting an empty test as passed, while the
+// executable's self-contained cases keep running under the plain <exe> entry.
+namespace detail {
+struct SkipLog {
+  std::string suite;            // doctest suite of the running test case
+  bool case_skipped = false;    // the running test case called skip()
+  int cases_run = 0, cases_skipped = 0;
+  std::vector<std::string> reasons;  // printed once each
+};
+inline SkipLog& skip_log() {
+  static SkipLog log;
+  return log;
+}
+}  // namespace detail
+
+// Marks the running test case as skipped; prints the reason once per executable.
+inline void skip(const std::string& reason) {
+  detail::SkipLog& log = detail::skip_log();
+  log.case_skipped = true;
+  for (const std::string& r : log.reasons)
+    if (r == reason) return;
+  log.reasons.push_back(reason);
+  std::fprintf(stderr, "SKIPPED: %s\n", reason.c_str());
+}
+
+// True when the folder `dir` holds its README.md; otherwise skips the running test case. The case
+// must belong to `suite`, or ctest could not report the skip (it would hide among the passing cases
+// of the plain entry).
+inline bool have_data(const char* suite, const std::string& dir, const char* what, const char* env) {
+  const bool in_suite = detail::skip_log().suite == suite;
+  CHECK_MESSAGE(in_suite, "this test case reads " << std::string(what) << ": declare it with * doctest::test_suite(\""
+                                                  << std::string(suite) << "\") so that ctest can report it as skipped");
+  if (exists(dir + "/README.md")) return in_suite;
+  skip(std::string(what) + " not found at '" + dir + "' (no README.md there): set " + env +
+       "=<folder> to run these checks");
   return false;
+}
+
+// The shared PyTorch fixtures made by upstream.
+inline bool have_fixtures() { return have_data("fixtures", fixtures_dir(), "shared fixtures", "YV9_FIXTURES"); }
+// The shared demo weights folder (gelan-t-mmqa-shapes.pt, samples/, expected/).
+inline bool have_shared_weights() {
+  return have_data("shared_weights", shared_weights_dir(), "shared weights", "YV9_SHARED_WEIGHTS");
 }
 
 // The .npy dtype string numpy writes for T.
