@@ -210,7 +210,8 @@ TEST_CASE("concat: channel ranges, any thread split") {
     ctx.threads = threads;
     int bad = 0;
     // concat of three inputs, batch 2, large enough to be split between threads mid-plane
-    const Tensor<float> a = random_tensor<float>(Shape{2, 300, 30, 31}, rng), b = random_tensor<float>(Shape{2, 1, 30, 31}, rng),
+    const Tensor<float> a = random_tensor<float>(Shape{2, 300, 30, 31}, rng),
+                        b = random_tensor<float>(Shape{2, 1, 30, 31}, rng),
                         d = random_tensor<float>(Shape{2, 257, 30, 31}, rng);
     Tensor<float> cat(Shape{2, 558, 30, 31});
     ops::concat_channels<float>({cview(a), cview(b), cview(d)}, view(cat), ctx);
@@ -274,7 +275,8 @@ TEST_CASE("pooling: random geometries (rectangular, ceil_mode, count_include_pad
     const Tensor<float> x = random_tensor<float>(Shape{1 + pick(rng) % 2, 1 + pick(rng) % 3, H, W}, rng);
     const Tensor<float> slow_max = ops::reference::max_pool2d(x, g), slow_avg = ops::reference::avg_pool2d(x, g);
     INFO("trial " << trial << ": k " << g.kh << "x" << g.kw << " s " << g.sh << "x" << g.sw << " p " << g.ph << "x"
-                  << g.pw << " ceil " << g.ceil_mode << " include_pad " << g.count_include_pad << " input " << H << "x" << W);
+                  << g.pw << " ceil " << g.ceil_mode << " include_pad " << g.count_include_pad << " input " << H << "x"
+                  << W);
     CHECK(g.out_h(H) == slow_max.dim(2));
     CHECK(g.out_w(W) == slow_max.dim(3));
     if (slow_max.dim(2) <= 0 || slow_max.dim(3) <= 0) continue;

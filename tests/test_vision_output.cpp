@@ -204,7 +204,8 @@ TEST_CASE("annotation: upstream line width, palette, box and label placement, cl
   draw_detections(im, {top}, {"a-very-long-class-name-that-overflows"});
 }
 
-TEST_CASE("annotation: upstream's expected detections drawn on a sample photo" * doctest::test_suite("shared_weights")) {
+TEST_CASE("annotation: upstream's expected detections drawn on a sample photo" *
+          doctest::test_suite("shared_weights")) {
   if (!yv9test::have_shared_weights()) return;
   const std::string wdir = yv9test::shared_weights_dir();
   Image s = load_image(wdir + "/samples/images/samples_00003.png");

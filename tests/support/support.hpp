@@ -6,13 +6,13 @@
 #include <doctest/doctest.h>
 #include <yv9/io/npy.hpp>
 
+#include <sys/stat.h>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <sys/stat.h>
 #include <type_traits>
 #include <vector>
 
@@ -44,8 +44,8 @@ inline std::string data_dir() { return std::string(YV9_SOURCE_DIR) + "/tests/dat
 // executable's self-contained cases keep running under the plain <exe> entry.
 namespace detail {
 struct SkipLog {
-  std::string suite;            // doctest suite of the running test case
-  bool case_skipped = false;    // the running test case called skip()
+  std::string suite;          // doctest suite of the running test case
+  bool case_skipped = false;  // the running test case called skip()
   int cases_run = 0, cases_skipped = 0;
   std::vector<std::string> reasons;  // printed once each
 };
@@ -71,7 +71,8 @@ inline void skip(const std::string& reason) {
 inline bool have_data(const char* suite, const std::string& dir, const char* what, const char* env) {
   const bool in_suite = detail::skip_log().suite == suite;
   CHECK_MESSAGE(in_suite, "this test case reads " << std::string(what) << ": declare it with * doctest::test_suite(\""
-                                                  << std::string(suite) << "\") so that ctest can report it as skipped");
+                                                  << std::string(suite)
+                                                  << "\") so that ctest can report it as skipped");
   if (exists(dir + "/README.md")) return in_suite;
   skip(std::string(what) + " not found at '" + dir + "' (no README.md there): set " + env +
        "=<folder> to run these checks");
@@ -88,18 +89,24 @@ inline bool have_shared_weights() {
 // The .npy dtype string numpy writes for T.
 template <class T>
 constexpr const char* npy_descr() {
-  if constexpr (std::is_same_v<T, float>) return "<f4";
-  else if constexpr (std::is_same_v<T, double>) return "<f8";
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
-  else if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
-  else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
-  else static_assert(!sizeof(T), "no .npy dtype for this type");
+  if constexpr (std::is_same_v<T, float>)
+    return "<f4";
+  else if constexpr (std::is_same_v<T, double>)
+    return "<f8";
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return "|u1";
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return "<i4";
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return "<i8";
+  else
+    static_assert(!sizeof(T), "no .npy dtype for this type");
 }
 
 // The elements of an array read by yv9::io::read_npy, in C order; its dtype must be T's.
 template <class T>
 std::vector<T> npy_values(const yv9::io::NpyArray& a) {
-  REQUIRE_MESSAGE(a.descr == npy_descr<T>(), "expected a " << npy_descr<T>() << " array, got " << a.descr);
+  REQUIRE_MESSAGE(a.descr == npy_descr<T>(), "expected a " << std::string(npy_descr<T>()) << " array, got " << a.descr);
   std::vector<T> out(static_cast<std::size_t>(a.numel()));
   REQUIRE(a.bytes.size() == out.size() * sizeof(T));
   if (!out.empty()) std::memcpy(out.data(), a.bytes.data(), a.bytes.size());

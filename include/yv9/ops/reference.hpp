@@ -83,7 +83,8 @@ inline std::int64_t pool_out_size(std::int64_t in, std::int64_t k, std::int64_t 
 template <class T>
 Tensor<T> max_pool2d(const Tensor<T>& x, const PoolGeom& g) {
   const std::int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  Tensor<T> y(Shape{N, C, pool_out_size(H, g.kh, g.sh, g.ph, g.ceil_mode), pool_out_size(W, g.kw, g.sw, g.pw, g.ceil_mode)});
+  Tensor<T> y(
+      Shape{N, C, pool_out_size(H, g.kh, g.sh, g.ph, g.ceil_mode), pool_out_size(W, g.kw, g.sw, g.pw, g.ceil_mode)});
   for (std::int64_t n = 0; n < N; ++n)
     for (std::int64_t c = 0; c < C; ++c)
       for (std::int64_t oy = 0; oy < y.dim(2); ++oy)
@@ -107,7 +108,8 @@ Tensor<T> max_pool2d(const Tensor<T>& x, const PoolGeom& g) {
 template <class T>
 Tensor<T> avg_pool2d(const Tensor<T>& x, const PoolGeom& g) {
   const std::int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
-  Tensor<T> y(Shape{N, C, pool_out_size(H, g.kh, g.sh, g.ph, g.ceil_mode), pool_out_size(W, g.kw, g.sw, g.pw, g.ceil_mode)});
+  Tensor<T> y(
+      Shape{N, C, pool_out_size(H, g.kh, g.sh, g.ph, g.ceil_mode), pool_out_size(W, g.kw, g.sw, g.pw, g.ceil_mode)});
   for (std::int64_t n = 0; n < N; ++n)
     for (std::int64_t c = 0; c < C; ++c)
       for (std::int64_t oy = 0; oy < y.dim(2); ++oy)
@@ -135,8 +137,8 @@ Tensor<T> avg_pool2d(const Tensor<T>& x, const PoolGeom& g) {
 // (PyTorch shortcuts out == in and out == 2 * in with integer rules; the float rule gives the same
 // indices there, dst * 1.0f and dst * 0.5f being exact, so the twin needs no special case.)
 inline std::int64_t nearest_index(std::int64_t dst, std::int64_t in, std::int64_t out, double scale_factor = 0) {
-  const float scale = scale_factor > 0 ? static_cast<float>(1.0 / scale_factor)
-                                       : static_cast<float>(in) / static_cast<float>(out);
+  const float scale =
+      scale_factor > 0 ? static_cast<float>(1.0 / scale_factor) : static_cast<float>(in) / static_cast<float>(out);
   const float src = std::floor(static_cast<float>(dst) * scale);
   return std::min(static_cast<std::int64_t>(src), in - 1);
 }
