@@ -47,7 +47,7 @@ std::map<std::string, Expected> read_params_txt(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("builder: summary table equals upstream parse_model for every shared config") {
+TEST_CASE("builder: summary table equals upstream parse_model for every shared config" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = yv9test::fixtures_dir() + "/configs/";
   auto expected = read_params_txt(dir + "params.txt");
@@ -63,7 +63,7 @@ TEST_CASE("builder: summary table equals upstream parse_model for every shared c
   }
 }
 
-TEST_CASE("builder: the seed model has 49,485,350 parameters and strides 8/16/32") {
+TEST_CASE("builder: the seed model has 49,485,350 parameters and strides 8/16/32" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   model::ModelConfig cfg = model::load_config(yv9test::fixtures_dir() + "/configs/yolov9-c-MMQARepNCSPELAN4.yaml");
   weights::Binder spec;

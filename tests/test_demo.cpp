@@ -48,7 +48,8 @@ void check_samples(double conf, const std::string& expected_dir) {
       const vision::Detection& d = r.detections[k];
       const Line& w = want[k];
       CHECK(d.cls == w.cls);
-      // labels carry 6 significant digits of normalised coordinates; 1 px is the bar
+      // labels carry 6 significant digits of normalised coordinates; agreement with upstream's
+      // detect.py is required to 1 px
       CHECK(std::abs((d.x1 + d.x2) / 2 - w.xc * im.width) <= 1.0);
       CHECK(std::abs((d.y1 + d.y2) / 2 - w.yc * im.height) <= 1.0);
       CHECK(std::abs((d.x2 - d.x1) - w.w * im.width) <= 1.0);

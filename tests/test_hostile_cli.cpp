@@ -29,7 +29,7 @@ std::string tool(const std::string& name) { return std::string(YV9_BINARY_DIR) +
 
 bool have_tools() {
   if (yv9test::exists(tool("detect")) && yv9test::exists(tool("pt2bin"))) return true;
-  MESSAGE("SKIPPED: " << tool("detect") << " / pt2bin not built (YV9_BUILD_TOOLS=OFF)");
+  yv9test::skip(tool("detect") + " / pt2bin not built (configure with YV9_BUILD_TOOLS=ON)");
   return false;
 }
 

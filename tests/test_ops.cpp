@@ -160,39 +160,61 @@ TEST_CASE("pooling: PyTorch window and divisor rules") {
   CHECK(ops::PoolGeom::out_size(5, 2, 2, 0, false) == 2);
 }
 
-TEST_CASE("nearest resize: PyTorch legacy index rule") {
-  CHECK(ops::nearest_src(5, 10, 20) == 2);
-  CHECK(ops::nearest_src(3, 7, 7) == 3);
-  // 5 -> 3: scale 5/3 as float: floor(1 * 1.6666666) = 1, floor(2 * 1.6666666) = 3
-  CHECK(ops::nearest_src(1, 5, 3) == 1);
-  CHECK(ops::nearest_src(2, 5, 3) == 3);
-  // 3 -> 5 upsample: floor(dst * 0.6)
-  CHECK(ops::nearest_src(4, 3, 5) == 2);
-  CHECK(ops::nearest_src(2, 3, 5) == 1);
+TEST_CASE("nearest resize twin: PyTorch's index rule by hand") {
+  // F.interpolate(torch.arange(n), size=m, mode='nearest') picks floor(dst * float32(n / m))
+  const auto picks = [](std::int64_t in, std::int64_t out, double scale_factor = 0) {
+    std::vector<std::int64_t> v;
+    for (std::int64_t d = 0; d < out; ++d) v.push_back(ops::reference::nearest_index(d, in, out, scale_factor));
+    return v;
+  };
+  CHECK(picks(5, 3) == std::vector<std::int64_t>{0, 1, 3});        // scale 1.6666666f
+  CHECK(picks(3, 5) == std::vector<std::int64_t>{0, 0, 1, 1, 2});  // scale 0.6f
+  CHECK(picks(7, 7) == std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6});
+  CHECK(picks(3, 6) == std::vector<std::int64_t>{0, 0, 1, 1, 2, 2});
+  CHECK(picks(2, 6, 3.0) == std::vector<std::int64_t>{0, 0, 0, 1, 1, 1});  // nn.Upsample(scale_factor=3)
 }
 
-TEST_CASE("nearest resize x2 and concat: fast paths equal the index rule, any thread split") {
+TEST_CASE("nearest resize equals its naive twin: F.interpolate(size=) and nn.Upsample(scale_factor=)") {
   std::mt19937 rng(11);
+  std::uniform_int_distribution<int> size(1, 40);
+  for (int trial = 0; trial < 200; ++trial) {
+    const std::int64_t H = size(rng), W = size(rng);
+    // every third trial an exact x2 (the fast path), else any size, down or up
+    const std::int64_t oh = trial % 3 ? size(rng) : 2 * H, ow = trial % 3 ? size(rng) : 2 * W;
+    const Tensor<float> x = random_tensor<float>(Shape{1 + trial % 2, 3, H, W}, rng);
+    Tensor<float> fast(Shape{x.dim(0), 3, oh, ow});
+    Context ctx;
+    ctx.threads = 1 + trial % 3;
+    ops::resize_nearest<float>(cview(x), view(fast), ctx);
+    const Tensor<float> slow = ops::reference::resize_nearest(x, oh, ow);
+    INFO(H << "x" << W << " -> " << oh << "x" << ow);
+    CHECK(std::memcmp(fast.data(), slow.data(), fast.bytes()) == 0);
+  }
+  // nn.Upsample(None, s, 'nearest') for every scale the registry accepts: PyTorch indexes with
+  // 1 / s, ours with in / out; the same float32 for these sizes, checked here rather than argued.
+  for (std::int64_t s = 1; s <= 64; ++s)
+    for (std::int64_t H : {1, 3, 5}) {
+      const Tensor<float> x = random_tensor<float>(Shape{1, 1, H, H + 2}, rng);
+      Tensor<float> fast(Shape{1, 1, H * s, (H + 2) * s});
+      ops::resize_nearest<float>(cview(x), view(fast), Context{});
+      const Tensor<float> slow = ops::reference::resize_nearest(x, H * s, (H + 2) * s, static_cast<double>(s));
+      INFO("scale_factor " << s << " input " << H << "x" << H + 2);
+      CHECK(std::memcmp(fast.data(), slow.data(), fast.bytes()) == 0);
+    }
+}
+
+TEST_CASE("concat: channel ranges, any thread split") {
+  std::mt19937 rng(12);
   for (int threads : {1, 2, 3}) {
     Context ctx;
     ctx.threads = threads;
-    // 2x upsample (its own fast path) against the per-pixel legacy rule
-    const Tensor<float> x = random_tensor<float>(Shape{2, 70, 9, 13}, rng);
-    Tensor<float> up(Shape{2, 70, 18, 26});
-    ops::resize_nearest<float>(cview(x), view(up), ctx);
     int bad = 0;
-    for (std::int64_t n = 0; n < 2; ++n)
-      for (std::int64_t c = 0; c < 70; ++c)
-        for (std::int64_t y = 0; y < 18; ++y)
-          for (std::int64_t xx = 0; xx < 26; ++xx)
-            bad += up.at(n, c, y, xx) != x.at(n, c, ops::nearest_src(y, 9, 18), ops::nearest_src(xx, 13, 26));
-    CHECK(bad == 0);
     // concat of three inputs, batch 2, large enough to be split between threads mid-plane
-    const Tensor<float> a = random_tensor<float>(Shape{2, 300, 30, 31}, rng), b = random_tensor<float>(Shape{2, 1, 30, 31}, rng),
+    const Tensor<float> a = random_tensor<float>(Shape{2, 300, 30, 31}, rng),
+                        b = random_tensor<float>(Shape{2, 1, 30, 31}, rng),
                         d = random_tensor<float>(Shape{2, 257, 30, 31}, rng);
     Tensor<float> cat(Shape{2, 558, 30, 31});
     ops::concat_channels<float>({cview(a), cview(b), cview(d)}, view(cat), ctx);
-    bad = 0;
     for (std::int64_t n = 0; n < 2; ++n)
       for (std::int64_t c = 0; c < 558; ++c)
         for (std::int64_t y = 0; y < 30; ++y)
@@ -207,9 +229,10 @@ TEST_CASE("nearest resize x2 and concat: fast paths equal the index rule, any th
   }
 }
 
-TEST_CASE("pooling: fast paths equal the window loops bit for bit (NaN included)") {
+TEST_CASE("pooling: fast paths equal the naive twins bit for bit (NaN included)") {
   std::mt19937 rng(5);
-  for (auto [k, s, p] : {std::tuple<int, int, int>{3, 2, 1}, {5, 1, 2}, {2, 2, 0}, {3, 1, 1}}) {
+  // the geometries the models use (SPPELAN's 5/1/2, ADown's 3/2/1 and 2/1/0) and the separable path's edges
+  for (auto [k, s, p] : {std::tuple<int, int, int>{3, 2, 1}, {5, 1, 2}, {2, 2, 0}, {3, 1, 1}, {2, 1, 0}}) {
     for (std::int64_t H : {1, 2, 7, 12, 37}) {  // 37 x 40: the vectorised interior runs
       Tensor<float> x = random_tensor<float>(Shape{1, 3, H, H + 3}, rng);
       for (std::int64_t i : {5, 77, 301, 2000, 3001}) x[i % x.size()] = std::nanf("");
@@ -219,29 +242,52 @@ TEST_CASE("pooling: fast paths equal the window loops bit for bit (NaN included)
       g.sh = g.sw = s;
       g.ph = g.pw = p;
       if (g.out_h(H) <= 0 || g.out_w(H + 3) <= 0) continue;
-      Tensor<float> fast(Shape{1, 3, g.out_h(H), g.out_w(H + 3)}), slow(fast.shape());
+      INFO("k " << k << " s " << s << " p " << p << " input " << H << "x" << H + 3);
+      const Tensor<float> slow = ops::reference::max_pool2d(x, g);
+      Tensor<float> fast(slow.shape());
+      REQUIRE(fast.dim(2) == g.out_h(H));
+      REQUIRE(fast.dim(3) == g.out_w(H + 3));
       ops::max_pool2d<float>(cview(x), view(fast), g, Context{});
-      // reference: the window loop written out
-      for (std::int64_t c = 0; c < 3; ++c)
-        for (std::int64_t oy = 0; oy < slow.dim(2); ++oy)
-          for (std::int64_t ox = 0; ox < slow.dim(3); ++ox) {
-            float m = -INFINITY;
-            for (std::int64_t y = oy * s - p; y < oy * s - p + k; ++y)
-              for (std::int64_t xx = ox * s - p; xx < ox * s - p + k; ++xx)
-                if (y >= 0 && y < H && xx >= 0 && xx < H + 3) m = ops::nan_max(m, x.at(0, c, y, xx));
-            slow.at(0, c, oy, ox) = m;
-          }
       CHECK(std::memcmp(fast.data(), slow.data(), fast.bytes()) == 0);
+      const Tensor<float> slow_avg = ops::reference::avg_pool2d(x, g);
+      Tensor<float> fast_avg(slow_avg.shape());
+      ops::avg_pool2d<float>(cview(x), view(fast_avg), g, Context{});
+      CHECK(std::memcmp(fast_avg.data(), slow_avg.data(), fast_avg.bytes()) == 0);
     }
   }
-  Tensor<float> x = random_tensor<float>(Shape{2, 2, 5, 6}, rng);
-  ops::PoolGeom a;
-  a.kh = a.kw = 2;
-  Tensor<float> y(Shape{2, 2, 4, 5});
-  ops::avg_pool2d<float>(cview(x), view(y), a, Context{});
-  for (std::int64_t n = 0; n < 2; ++n)
-    for (std::int64_t c = 0; c < 2; ++c)
-      for (std::int64_t i = 0; i < 4; ++i)
-        for (std::int64_t j = 0; j < 5; ++j)
-          CHECK(y.at(n, c, i, j) == (((x.at(n, c, i, j) + x.at(n, c, i, j + 1)) + x.at(n, c, i + 1, j)) + x.at(n, c, i + 1, j + 1)) / 4.0f);
+}
+
+TEST_CASE("pooling: random geometries (rectangular, ceil_mode, count_include_pad) equal the naive twins") {
+  std::mt19937 rng(6);
+  std::uniform_int_distribution<int> pick(0, 1 << 30);
+  int ran = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    ops::PoolGeom g;
+    g.kh = 1 + pick(rng) % 5, g.kw = 1 + pick(rng) % 5;
+    g.sh = 1 + pick(rng) % 3, g.sw = 1 + pick(rng) % 3;
+    g.ph = pick(rng) % (g.kh / 2 + 1), g.pw = pick(rng) % (g.kw / 2 + 1);  // PyTorch: pad <= kernel / 2
+    g.ceil_mode = pick(rng) % 2;
+    g.count_include_pad = pick(rng) % 2;
+    const std::int64_t H = 1 + pick(rng) % 15, W = 1 + pick(rng) % 15;
+    // Windows larger than the padded input are left out: PyTorch's ceil_mode still gives one output
+    // there (e.g. in 1, k 5, s 3, p 1 -> 1) where PoolGeom::out_size gives 0; no model pools so.
+    if (g.kh > H + 2 * g.ph || g.kw > W + 2 * g.pw) continue;
+    const Tensor<float> x = random_tensor<float>(Shape{1 + pick(rng) % 2, 1 + pick(rng) % 3, H, W}, rng);
+    const Tensor<float> slow_max = ops::reference::max_pool2d(x, g), slow_avg = ops::reference::avg_pool2d(x, g);
+    INFO("trial " << trial << ": k " << g.kh << "x" << g.kw << " s " << g.sh << "x" << g.sw << " p " << g.ph << "x"
+                  << g.pw << " ceil " << g.ceil_mode << " include_pad " << g.count_include_pad << " input " << H << "x"
+                  << W);
+    CHECK(g.out_h(H) == slow_max.dim(2));
+    CHECK(g.out_w(W) == slow_max.dim(3));
+    if (slow_max.dim(2) <= 0 || slow_max.dim(3) <= 0) continue;
+    Tensor<float> fast(slow_max.shape());
+    Context ctx;
+    ctx.threads = 1 + trial % 2;
+    ops::max_pool2d<float>(cview(x), view(fast), g, ctx);
+    CHECK(std::memcmp(fast.data(), slow_max.data(), fast.bytes()) == 0);
+    ops::avg_pool2d<float>(cview(x), view(fast), g, ctx);
+    CHECK(std::memcmp(fast.data(), slow_avg.data(), fast.bytes()) == 0);
+    ++ran;
+  }
+  CHECK(ran > 150);
 }

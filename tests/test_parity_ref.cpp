@@ -1,7 +1,8 @@
-// Parity with our own PyTorch reference (tests/reference/yv9ref.py, written from SPEC.md) on the
-// cases the shared fixtures lack: CBLinear/CBFuse and DualDDetect of the bigger configs at small
-// widths, depth gains and repeats, activation overrides, the plain Detect head, every module alone,
-// standalone MQA layers with query/kv strides, odd and non-square sizes. Committed under
+// Parity with our own PyTorch reference (tests/reference/yv9ref.py, written from upstream's module
+// semantics without upstream code) on the cases the shared fixtures lack: CBLinear/CBFuse and
+// DualDDetect of the bigger configs at small widths, depth gains and repeats, activation overrides,
+// the plain Detect head, every module alone, standalone MQA layers with query/kv strides, odd and
+// non-square sizes. Committed under
 // tests/data/ref (see its README); every tolerance comes from the case's case.json (10x the larger
 // of the float64 and BN-folded noise floors).
 #include <filesystem>

@@ -79,7 +79,7 @@ void check_layers(const model::Network<float>& net, const Tensor<float>& x, cons
 
 }  // namespace
 
-TEST_CASE("parity: gelan-t-mmqa (MMQA backbone, square and non-square, every layer)") {
+TEST_CASE("parity: gelan-t-mmqa (MMQA backbone, square and non-square, every layer)" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/gelan-t-mmqa";
   const Tol tol = fixture_tol(dir);
@@ -102,7 +102,7 @@ TEST_CASE("parity: gelan-t-mmqa (MMQA backbone, square and non-square, every lay
   }
 }
 
-TEST_CASE("parity: 1 and 2 threads give bit-identical outputs") {
+TEST_CASE("parity: 1 and 2 threads give bit-identical outputs" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/gelan-t-mmqa";
   io::WeightFile wf = yv9test::weights_from_pt(dir + "/model.pt", fixtures_dir() + "/configs/gelan-t-MMQA.yaml");
@@ -116,7 +116,7 @@ TEST_CASE("parity: 1 and 2 threads give bit-identical outputs") {
   CHECK(std::memcmp(a.data(), b.data(), a.bytes()) == 0);
 }
 
-TEST_CASE("parity: float64 run of the same network stays within the fixture's fp64 noise floor") {
+TEST_CASE("parity: float64 run of the same network stays within the fixture's fp64 noise floor" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/gelan-t-mmqa";
   io::WeightFile wf = yv9test::weights_from_pt(dir + "/model.pt", fixtures_dir() + "/configs/gelan-t-MMQA.yaml");
@@ -131,7 +131,7 @@ TEST_CASE("parity: float64 run of the same network stays within the fixture's fp
   CHECK(d.score <= 1e-5);
 }
 
-TEST_CASE("parity: yolov9-t training checkpoint (DualDDetect main branch, ema) and its stripped copy") {
+TEST_CASE("parity: yolov9-t training checkpoint (DualDDetect main branch, ema) and its stripped copy" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/yolov9-t-train";
   const Tol tol = fixture_tol(dir);
@@ -153,7 +153,7 @@ TEST_CASE("parity: yolov9-t training checkpoint (DualDDetect main branch, ema) a
   }
 }
 
-TEST_CASE("parity: yolov9-t every layer, the auxiliary branch included") {
+TEST_CASE("parity: yolov9-t every layer, the auxiliary branch included" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/yolov9-t-train";
   io::WeightFile wf = yv9test::weights_from_pt(dir + "/stripped.pt");
@@ -178,7 +178,7 @@ TEST_CASE("parity: yolov9-t every layer, the auxiliary branch included") {
   CHECK(!lean.net.dropped().empty());
 }
 
-TEST_CASE("parity: gelan-t converted checkpoint (fp16 model, BN eps 1e-3)") {
+TEST_CASE("parity: gelan-t converted checkpoint (fp16 model, BN eps 1e-3)" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/gelan-t-converted";
   const Tol tol = fixture_tol(dir);
@@ -194,7 +194,7 @@ TEST_CASE("parity: gelan-t converted checkpoint (fp16 model, BN eps 1e-3)") {
   }
 }
 
-TEST_CASE("parity: standalone Mobile MQA modules (kv strides, query strides, dw 5x5, non-square)") {
+TEST_CASE("parity: standalone Mobile MQA modules (kv strides, query strides, dw 5x5, non-square)" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   for (std::string name : {"mqa_kv2", "mqa_q2", "mqa_q2x1_kv2_dw5"}) {
     CAPTURE(name);

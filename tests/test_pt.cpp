@@ -376,30 +376,18 @@ TEST_CASE("pt: truncated or corrupted archives fail cleanly, never crash or hang
   CHECK(failed + passed == 400);
 }
 
-TEST_CASE("pt: every shared .pt fixture converts") {
-  if (!yv9test::have_fixtures()) return;
-  const std::string f = yv9test::fixtures_dir();
-  struct Case {
-    std::string path, layout;
-    std::size_t tensors, i64;
-    bool config, names;
-  };
-  const std::vector<Case> cases = {
-      {f + "/gelan-t-mmqa/model.pt", "state_dict", 1327, 215, false, false},
-      {f + "/gelan-t-mmqa/mqa_module/mqa_kv2/state_dict.pt", "state_dict", 16, 2, false, false},
-      {f + "/gelan-t-mmqa/mqa_module/mqa_q2/state_dict.pt", "state_dict", 9, 1, false, false},
-      {f + "/gelan-t-mmqa/mqa_module/mqa_q2x1_kv2_dw5/state_dict.pt", "state_dict", 21, 3, false, false},
-      {f + "/yolov9-t-train/train.pt", "ema", 1772, 291, true, true},
-      {f + "/yolov9-t-train/stripped.pt", "model", 1772, 291, true, true},
-      {f + "/gelan-t-converted/gelan-t-converted.pt", "model", 1339, 221, true, true},
-      {yv9test::shared_weights_dir() + "/gelan-t-mmqa-shapes.pt", "model", 1327, 215, true, true},
-  };
-  for (const Case& c : cases) {
+namespace {
+
+struct SharedPt {
+  std::string path, layout;
+  std::size_t tensors, i64;
+  bool config, names;
+};
+
+// Reads each checkpoint and checks its layout, tensor counts and metadata.
+void check_shared_pts(const std::vector<SharedPt>& cases) {
+  for (const SharedPt& c : cases) {
     CAPTURE(c.path);
-    if (!yv9test::exists(c.path)) {
-      MESSAGE("SKIPPED: " << c.path << " not found");
-      continue;
-    }
     const Checkpoint ck = read_checkpoint(c.path);
     CHECK(ck.layout == c.layout);
     CHECK(ck.tensors.size() == c.tensors);
@@ -414,4 +402,25 @@ TEST_CASE("pt: every shared .pt fixture converts") {
       CHECK(ck.metadata.at("config").find("nc: ") == 0);
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("pt: every shared .pt fixture converts" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
+  const std::string f = yv9test::fixtures_dir();
+  check_shared_pts({
+      {f + "/gelan-t-mmqa/model.pt", "state_dict", 1327, 215, false, false},
+      {f + "/gelan-t-mmqa/mqa_module/mqa_kv2/state_dict.pt", "state_dict", 16, 2, false, false},
+      {f + "/gelan-t-mmqa/mqa_module/mqa_q2/state_dict.pt", "state_dict", 9, 1, false, false},
+      {f + "/gelan-t-mmqa/mqa_module/mqa_q2x1_kv2_dw5/state_dict.pt", "state_dict", 21, 3, false, false},
+      {f + "/yolov9-t-train/train.pt", "ema", 1772, 291, true, true},
+      {f + "/yolov9-t-train/stripped.pt", "model", 1772, 291, true, true},
+      {f + "/gelan-t-converted/gelan-t-converted.pt", "model", 1339, 221, true, true},
+  });
+}
+
+TEST_CASE("pt: the shared demo checkpoint converts" * doctest::test_suite("shared_weights")) {
+  if (!yv9test::have_shared_weights()) return;
+  check_shared_pts({{yv9test::shared_weights_dir() + "/gelan-t-mmqa-shapes.pt", "model", 1327, 215, true, true}});
 }

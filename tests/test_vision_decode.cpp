@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "npy_test_util.hpp"
+#include "support.hpp"
 #include "yv9/vision/decode.hpp"
 #include "yv9/vision/output.hpp"
 
@@ -132,15 +132,7 @@ std::string error_of(const Bytes& b, const std::string& name, const ImageLimits&
   return "NO EXCEPTION";
 }
 
-std::string preprocess_dir() {
-  const std::string root = yv9_test::fixtures_dir();
-  const fs::path dir = fs::path(root) / "preprocess";
-  if (root.empty() || !fs::is_directory(dir)) {
-    MESSAGE("!!! SKIPPED: shared fixtures not found at '" << root << "' (set YV9_FIXTURES)");
-    return "";
-  }
-  return dir.string();
-}
+std::string preprocess_dir() { return yv9test::fixtures_dir() + "/preprocess"; }
 
 }  // namespace
 
@@ -352,9 +344,9 @@ TEST_CASE("fuzz-ish: every prefix and many bit flips of a PNG and a JPEG never c
   }
 }
 
-TEST_CASE("the real photos decode (sizes from preprocess.json)") {
+TEST_CASE("the real photos decode (sizes from preprocess.json)" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = preprocess_dir();
-  if (dir.empty()) return;
   const Image h = load_image(dir + "/horses.jpg");
   CHECK(h.width == 773);
   CHECK(h.height == 512);

@@ -9,7 +9,7 @@
 #include <random>
 #include <string>
 
-#include "npy_test_util.hpp"
+#include "support.hpp"
 #include "yv9/vision/nms.hpp"
 
 namespace fs = std::filesystem;
@@ -18,15 +18,7 @@ using namespace yv9::vision;
 
 namespace {
 
-std::string nms_dir() {
-  const std::string root = yv9_test::fixtures_dir();
-  const fs::path dir = fs::path(root) / "nms";
-  if (root.empty() || !fs::is_directory(dir)) {
-    MESSAGE("!!! SKIPPED: shared fixtures not found at '" << root << "' (set YV9_FIXTURES); NMS parity NOT checked");
-    return "";
-  }
-  return dir.string();
-}
+std::string nms_dir() { return yv9test::fixtures_dir() + "/nms"; }
 
 // "conf0.25_iou0.45_max1000_agnostic" -> options (upstream's keyword arguments).
 NmsOptions parse_setting(const std::string& s) {
@@ -49,13 +41,13 @@ struct Compare {
 };
 
 // Expected (n, 6) float32 [x1, y1, x2, y2, conf, cls] vs ours, row by row.
-Compare compare(const std::vector<Detection>& got, const yv9_test::NpyArray& exp) {
+Compare compare(const std::vector<Detection>& got, const io::NpyArray& exp) {
   Compare c;
   REQUIRE(exp.shape.size() == 2);
   REQUIRE(exp.shape[1] == 6);
   c.rows = static_cast<std::int64_t>(got.size());
   c.expected_rows = exp.shape[0];
-  const std::vector<float> v = exp.as<float>();
+  const std::vector<float> v = yv9test::npy_values<float>(exp);
   const std::size_t n = std::min<std::size_t>(got.size(), static_cast<std::size_t>(exp.shape[0]));
   for (std::size_t i = 0; i < n; ++i) {
     const float* e = &v[6 * i];
@@ -72,9 +64,9 @@ Compare compare(const std::vector<Detection>& got, const yv9_test::NpyArray& exp
 
 }  // namespace
 
-TEST_CASE("non_max_suppression + scale_boxes reproduce every upstream NMS fixture") {
+TEST_CASE("non_max_suppression + scale_boxes reproduce every upstream NMS fixture" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = nms_dir();
-  if (dir.empty()) return;
   // Upstream's input and original image shapes for both predictions (nms.json).
   const int img1_h = 448, img1_w = 640, img0_h = 512, img0_w = 773;
   int settings = 0, exact_sets = 0;
@@ -86,18 +78,18 @@ TEST_CASE("non_max_suppression + scale_boxes reproduce every upstream NMS fixtur
     const std::string setting = file.substr(at + 5, file.size() - at - 5 - 4);
     const std::string stem = dir + "/" + file.substr(0, file.size() - 4);
     INFO(file);
-    const auto pred = yv9_test::load_npy(dir + "/" + pred_name + "_pred.npy");
+    const auto pred = io::read_npy(dir + "/" + pred_name + "_pred.npy");
     REQUIRE(pred.shape.size() == 3);
-    const std::vector<float> p = pred.as<float>();
+    const std::vector<float> p = yv9test::npy_values<float>(pred);
     const NmsOptions o = parse_setting(setting);
 
     std::vector<Detection> dets =
         non_max_suppression(p.data(), static_cast<int>(pred.shape[1]), static_cast<int>(pred.shape[2]), o);
-    const Compare raw = compare(dets, yv9_test::load_npy(stem + ".npy"));
+    const Compare raw = compare(dets, io::read_npy(stem + ".npy"));
     scale_boxes(img1_h, img1_w, img0_h, img0_w, dets);
-    const Compare scaled = compare(dets, yv9_test::load_npy(stem + "_scaled.npy"));
+    const Compare scaled = compare(dets, io::read_npy(stem + "_scaled.npy"));
     round_boxes(dets);
-    const Compare rounded = compare(dets, yv9_test::load_npy(stem + "_scaled_rounded.npy"));
+    const Compare rounded = compare(dets, io::read_npy(stem + "_scaled_rounded.npy"));
 
     MESSAGE(pred_name << " " << setting << ": kept " << raw.rows << " (upstream " << raw.expected_rows
                       << "); max |box diff| raw " << raw.max_box_diff << ", scaled " << scaled.max_box_diff

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "npy_test_util.hpp"
+#include "support.hpp"
 #include "yv9/vision/decode.hpp"
 #include "yv9/vision/draw.hpp"
 #include "yv9/vision/output.hpp"
@@ -31,17 +31,6 @@ using namespace yv9::vision;
 #endif
 
 namespace {
-
-std::string weights_dir() {
-  const char* env = std::getenv("YV9_SHARED_WEIGHTS");
-  std::string dir = env && *env ? env : YV9_DEFAULT_SHARED_WEIGHTS;
-  if (!fs::is_directory(fs::path(dir) / "expected")) {
-    MESSAGE("!!! SKIPPED: shared weights folder not found at '" << dir
-                                                               << "' (set YV9_SHARED_WEIGHTS); label format NOT checked");
-    return "";
-  }
-  return dir;
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -78,9 +67,9 @@ Detection detection_from_line(const std::string& line, int W, int H) {
 
 }  // namespace
 
-TEST_CASE("label lines reproduce upstream's expected/*.txt byte for byte") {
-  const std::string dir = weights_dir();
-  if (dir.empty()) return;
+TEST_CASE("label lines reproduce upstream's expected/*.txt byte for byte" * doctest::test_suite("shared_weights")) {
+  if (!yv9test::have_shared_weights()) return;
+  const std::string dir = yv9test::shared_weights_dir();
   int files = 0, lines = 0;
   for (const fs::path& sub : {fs::path(dir) / "expected", fs::path(dir) / "expected" / "extra-conf0.1"}) {
     for (const auto& e : fs::directory_iterator(sub)) {
@@ -213,18 +202,21 @@ TEST_CASE("annotation: upstream line width, palette, box and label placement, cl
   Detection top = d;
   top.y1 = 2;  // label does not fit above: drawn inside
   draw_detections(im, {top}, {"a-very-long-class-name-that-overflows"});
+}
 
-  // A picture to look at: the expected sample-00003 detections drawn on the sample image.
-  const std::string wdir = weights_dir();
-  if (!wdir.empty()) {
-    Image s = load_image(wdir + "/samples/images/samples_00003.png");
-    std::vector<Detection> dets;
-    const std::string text = read_text(fs::path(wdir) / "expected" / "extra-conf0.1" / "samples_00003.txt");
-    std::istringstream ls(text);
-    for (std::string l; std::getline(ls, l);) dets.insert(dets.begin(), detection_from_line(l, s.width, s.height));
-    draw_detections(s, dets, {"circle", "square", "triangle", "star"});
-    const fs::path out = scratch("annotated") / "samples_00003.png";
-    write_image(out.string(), s);
-    MESSAGE("annotated example written to " << out.string());
-  }
+TEST_CASE("annotation: upstream's expected detections drawn on a sample photo" *
+          doctest::test_suite("shared_weights")) {
+  if (!yv9test::have_shared_weights()) return;
+  const std::string wdir = yv9test::shared_weights_dir();
+  Image s = load_image(wdir + "/samples/images/samples_00003.png");
+  std::vector<Detection> dets;
+  const std::string text = read_text(fs::path(wdir) / "expected" / "extra-conf0.1" / "samples_00003.txt");
+  std::istringstream ls(text);
+  for (std::string l; std::getline(ls, l);) dets.insert(dets.begin(), detection_from_line(l, s.width, s.height));
+  REQUIRE(!dets.empty());
+  draw_detections(s, dets, {"circle", "square", "triangle", "star"});
+  const fs::path out = scratch("annotated") / "samples_00003.png";
+  write_image(out.string(), s);
+  CHECK(load_image(out.string()).bgr == s.bgr);  // a picture to look at; PNG round-trips exactly
+  MESSAGE("annotated example written to " << out.string());
 }

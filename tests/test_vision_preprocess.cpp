@@ -8,7 +8,7 @@
 #include <random>
 #include <string>
 
-#include "npy_test_util.hpp"
+#include "support.hpp"
 #include "yv9/vision/decode.hpp"
 #include "yv9/vision/letterbox.hpp"
 #include "yv9/vision/reference.hpp"
@@ -19,33 +19,24 @@ using namespace yv9::vision;
 
 namespace {
 
-std::string preprocess_dir() {
-  const std::string root = yv9_test::fixtures_dir();
-  const fs::path dir = fs::path(root) / "preprocess";
-  if (root.empty() || !fs::is_directory(dir)) {
-    MESSAGE("!!! SKIPPED: shared fixtures not found at '" << root
-                                                         << "' (set YV9_FIXTURES); preprocess parity NOT checked");
-    return "";
-  }
-  return dir.string();
-}
+std::string preprocess_dir() { return yv9test::fixtures_dir() + "/preprocess"; }
 
-Image image_from_hwc_npy(const yv9_test::NpyArray& a) {
+Image image_from_hwc_npy(const io::NpyArray& a) {
   REQUIRE(a.shape.size() == 3);
   REQUIRE(a.shape[2] == 3);
   Image im(static_cast<int>(a.shape[1]), static_cast<int>(a.shape[0]));
-  im.bgr = a.as<std::uint8_t>();
+  im.bgr = yv9test::npy_values<std::uint8_t>(a);
   return im;
 }
 
 // Counts bytes of `im` (HWC BGR) that differ from an upstream (1,3,H,W) RGB u8 tensor.
-std::int64_t count_mismatch_u8(const Image& im, const yv9_test::NpyArray& chw) {
+std::int64_t count_mismatch_u8(const Image& im, const io::NpyArray& chw) {
   REQUIRE(chw.shape.size() == 4);
   REQUIRE(chw.shape[0] == 1);
   REQUIRE(chw.shape[1] == 3);
   REQUIRE(chw.shape[2] == im.height);
   REQUIRE(chw.shape[3] == im.width);
-  const std::vector<std::uint8_t> v = chw.as<std::uint8_t>();
+  const std::vector<std::uint8_t> v = yv9test::npy_values<std::uint8_t>(chw);
   const std::size_t plane = static_cast<std::size_t>(im.width) * im.height;
   std::int64_t bad = 0;
   for (std::size_t i = 0; i < plane; ++i)
@@ -150,12 +141,12 @@ TEST_CASE("constant images stay constant through resize (fixed-point sanity)") {
   }
 }
 
-TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture") {
+TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = preprocess_dir();
-  if (dir.empty()) return;
   int exact = 0;
   for (const Case& c : kCases) {
-    Image im = c.decoded_npy ? image_from_hwc_npy(yv9_test::load_npy(dir + "/" + c.decoded_npy))
+    Image im = c.decoded_npy ? image_from_hwc_npy(io::read_npy(dir + "/" + c.decoded_npy))
                              : load_image(dir + "/" + c.source);
     for (int mode = 0; mode < 2; ++mode) {
       LetterboxOptions o;
@@ -171,7 +162,7 @@ TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture") {
       CHECK(g.right == pads[3]);
       CHECK(g.out_h == (mode == 0 ? 640 : c.auto_hw[0]));
       CHECK(g.out_w == (mode == 0 ? 640 : c.auto_hw[1]));
-      const auto expected = yv9_test::load_npy(dir + "/" + tag + "_u8.npy");
+      const auto expected = io::read_npy(dir + "/" + tag + "_u8.npy");
       const std::int64_t bad = count_mismatch_u8(lb.image, expected);
       MESSAGE(tag << ": " << bad << " of " << expected.numel() << " bytes differ from upstream");
       CHECK(bad == 0);
@@ -181,26 +172,26 @@ TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture") {
   MESSAGE("preprocess fixtures matched exactly: " << exact << " / " << 2 * std::size(kCases));
 }
 
-TEST_CASE("to_tensor is bit-identical to torch .float() / 255 (horses auto)") {
+TEST_CASE("to_tensor is bit-identical to torch .float() / 255 (horses auto)" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = preprocess_dir();
-  if (dir.empty()) return;
-  const Image im = image_from_hwc_npy(yv9_test::load_npy(dir + "/horses_decoded_bgr_u8.npy"));
+  const Image im = image_from_hwc_npy(io::read_npy(dir + "/horses_decoded_bgr_u8.npy"));
   LetterboxOptions o;
   o.auto_pad = true;
   const Tensor<float> t = to_tensor(letterbox(im, o).image);
-  const auto ref = yv9_test::load_npy(dir + "/horses_auto_f32.npy");
+  const auto ref = io::read_npy(dir + "/horses_auto_f32.npy");
   REQUIRE(ref.shape == std::vector<std::int64_t>{1, 3, 448, 640});
   REQUIRE(t.shape() == Shape({1, 3, 448, 640}));
-  const std::vector<float> v = ref.as<float>();
+  const std::vector<float> v = yv9test::npy_values<float>(ref);
   std::int64_t bad = 0;
   for (std::int64_t i = 0; i < t.size(); ++i) bad += std::memcmp(&v[i], &t[i], sizeof(float)) != 0;
   CHECK(bad == 0);
 }
 
-TEST_CASE("stb_image vs cv2 (libjpeg-turbo) decode of horses.jpg: measured, loosely bounded") {
+TEST_CASE("stb_image vs cv2 (libjpeg-turbo) decode of horses.jpg: measured, loosely bounded" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
   const std::string dir = preprocess_dir();
-  if (dir.empty()) return;
-  const Image cv = image_from_hwc_npy(yv9_test::load_npy(dir + "/horses_decoded_bgr_u8.npy"));
+  const Image cv = image_from_hwc_npy(io::read_npy(dir + "/horses_decoded_bgr_u8.npy"));
   const Image stb = load_image(dir + "/horses.jpg");
   REQUIRE(stb.width == cv.width);
   REQUIRE(stb.height == cv.height);
@@ -230,7 +221,7 @@ TEST_CASE("stb_image vs cv2 (libjpeg-turbo) decode of horses.jpg: measured, loos
   // What it does downstream: the network input built from stb's pixels vs upstream's.
   LetterboxOptions o;
   o.auto_pad = true;
-  const auto expected = yv9_test::load_npy(dir + "/horses_auto_u8.npy");
+  const auto expected = io::read_npy(dir + "/horses_auto_u8.npy");
   const std::int64_t bad = count_mismatch_u8(letterbox(stb, o).image, expected);
   MESSAGE("horses_auto from stb's decode: " << bad << " of " << expected.numel() << " input bytes differ");
 }

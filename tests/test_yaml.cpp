@@ -40,7 +40,7 @@ TEST_CASE("yaml: upstream-style config with multi-line flow lists and comments")
   CHECK(head->items[0].items[3].items[0].scalar == "nc");
 }
 
-TEST_CASE("yaml: every shared config parses") {
+TEST_CASE("yaml: every shared config parses" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   for (const char* name : {"gelan-c", "gelan-e", "gelan-m", "gelan-s", "gelan-t", "gelan", "gelan-t-MMQA", "yolov9-c",
                            "yolov9-e", "yolov9-m", "yolov9-s", "yolov9-t", "yolov9", "yolov9-c-MMQARepNCSPELAN4"}) {

@@ -1,7 +1,7 @@
 """yv9ref — an independent PyTorch reference of the YOLOv9 / GELAN detector family (+ Mobile MQA).
 
-Written from /work/shared/SPEC.md (section 1) for test-data generation only; it is not part of the
-engine. It reproduces upstream YOLOv9's *semantics* (parse_model, module behaviour, state-dict
+Written from a description of upstream's module semantics (building blocks, the seed's Mobile MQA,
+heads, parse_model), for test-data generation only; it is not part of the engine. It reproduces upstream YOLOv9's *semantics* (parse_model, module behaviour, state-dict
 names) so that a state dict saved from upstream loads here with strict=True and gives the same
 numbers, but it is its own code: no upstream source was copied (upstream is GPL-3.0).
 
@@ -11,7 +11,7 @@ Usage
     y = m(x)                                  # what upstream feeds to NMS (decoded, main branch)
     r = m.run(x)                              # y + every layer's output + aux branch + raw levels
 
-Conventions (SPEC 1.1-1.4):
+Conventions:
   * every BatchNorm2d has eps = 1e-3 (upstream's initialize_weights), including the attention's;
   * the `activation:` key of a config replaces SiLU in Conv and RepConvN for that model only
     (upstream leaks it into later models through a class attribute; we deliberately do not);
@@ -83,7 +83,7 @@ def make_divisible(x, divisor):
 
 
 # --------------------------------------------------------------------------------------------
-# Building blocks (SPEC 1.1). Attribute names = upstream state-dict names.
+# Building blocks. Attribute names = upstream state-dict names.
 # --------------------------------------------------------------------------------------------
 class Conv(nn.Module):
     """conv (no bias) -> BN(eps 1e-3) -> activation."""
@@ -268,7 +268,7 @@ class CBFuse(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# Mobile MQA (SPEC 1.2): the seed's semantics, incl. its raw `view` reinterpretations.
+# Mobile MQA: the seed's semantics, incl. its raw `view` reinterpretations.
 # --------------------------------------------------------------------------------------------
 def seed_conv2d(c_in, c_out, k=3, stride=1, groups=1, norm=True, act=True):
     """The seed's conv2d helper: Sequential(Conv2d(no bias, pad (k-1)//2), [BN], [ReLU6])."""
@@ -363,7 +363,7 @@ class MMQARepNCSPELAN4(_ELANBase):
 
 
 # --------------------------------------------------------------------------------------------
-# Heads (SPEC 1.1 "Heads" + decoding)
+# Heads + decoding
 # --------------------------------------------------------------------------------------------
 class DFL(nn.Module):
     """Softmax over 16 bins per side, expectation with fixed weights 0..15 (stored as conv.weight)."""
@@ -488,7 +488,7 @@ class DualDDetect(nn.Module):
 HEADS = (Detect, DDetect, DualDDetect)
 
 # --------------------------------------------------------------------------------------------
-# Builder (SPEC 1.4, upstream parse_model semantics)
+# Builder (upstream parse_model semantics)
 # --------------------------------------------------------------------------------------------
 MODULES = {
     'Conv': Conv, 'AConv': AConv, 'ADown': ADown, 'ELAN1': ELAN1, 'RepNCSPELAN4': RepNCSPELAN4,

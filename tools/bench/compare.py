@@ -407,7 +407,7 @@ def main():
     ap.add_argument('--variant', default='full', choices=['full', 'main', 'both'],
                     help='for configs with an auxiliary branch: ORT/torch run the full graph, only the main '
                          'branch, or both (two rows); default full')
-    ap.add_argument('--all', action='store_true', help='the issue #5 preset (see README)')
+    ap.add_argument('--all', action='store_true', help='the standard set: gelan-c, yolov9-c, yolov9-t and the seed model at 320/640 (see README)')
     ap.add_argument('--runs', type=int, default=10, help='timed runs per engine (default 10)')
     ap.add_argument('--warmup', type=int, default=1, help='untimed runs per process (default 1)')
     ap.add_argument('--per-proc', type=int, default=1,

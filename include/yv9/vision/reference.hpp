@@ -19,6 +19,12 @@ inline Image resize_linear_naive(const Image& src, int dst_w, int dst_h) {
   const bool same = dst_w == src.width && dst_h == src.height;
   const bool half = std::fabs(scale_x - 2.0) < DBL_EPSILON && std::fabs(scale_y - 2.0) < DBL_EPSILON;
   auto coef = [](float f) { return static_cast<int>(std::lrint(f * 2048.0f)); };
+  // (d + 0.5) * scale rounded to double before the - 0.5, never fused into one FMA, as OpenCV's
+  // baseline build computes it
+  auto unfused = [](double v) {
+    volatile double t = v;
+    return static_cast<double>(t);
+  };
   for (int y = 0; y < dst_h; ++y)
     for (int x = 0; x < dst_w; ++x)
       for (int c = 0; c < 3; ++c) {
@@ -29,14 +35,14 @@ inline Image resize_linear_naive(const Image& src, int dst_w, int dst_h) {
           v = static_cast<std::uint8_t>((src.px(2 * x, 2 * y)[c] + src.px(2 * x + 1, 2 * y)[c] +
                                          src.px(2 * x, 2 * y + 1)[c] + src.px(2 * x + 1, 2 * y + 1)[c] + 2) >> 2);
         } else {
-          float fx = static_cast<float>(detail::strict_round((x + 0.5) * scale_x) - 0.5);
+          float fx = static_cast<float>(unfused((x + 0.5) * scale_x) - 0.5);
           int sx = static_cast<int>(std::floor(fx));
           fx -= static_cast<float>(sx);
           if (sx < 0) fx = 0, sx = 0;
           if (sx > src.width - 1) fx = 0, sx = src.width - 1;
           if (sx == src.width - 1) fx = 0;
           const int sx1 = sx + 1 < src.width ? sx + 1 : sx;
-          float fy = static_cast<float>(detail::strict_round((y + 0.5) * scale_y) - 0.5);
+          float fy = static_cast<float>(unfused((y + 0.5) * scale_y) - 0.5);
           const int sy = static_cast<int>(std::floor(fy));
           fy -= static_cast<float>(sy);
           const int sy0 = sy < 0 ? 0 : (sy > src.height - 1 ? src.height - 1 : sy);
