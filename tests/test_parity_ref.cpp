@@ -36,7 +36,6 @@ void run_case(const std::string& dir) {
     CHECK(m.net.info()[i].args_repr == table[i].find("args")->as_string());
   }
   CHECK(m.net.params() == cj.find("params")->as_int());
-  const bool has_head = m.net.head() >= 0;
   const nn::DetectHead<float>* head = m.net.detect_head();
   for (const auto& run : cj.find("runs")->as_array()) {
     const std::string in = run.find("input")->as_string();
