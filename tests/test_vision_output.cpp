@@ -72,6 +72,7 @@ TEST_CASE("label lines reproduce upstream's expected/*.txt byte for byte" * doct
   const std::string dir = yv9test::shared_weights_dir();
   int files = 0, lines = 0;
   for (const fs::path& sub : {fs::path(dir) / "expected", fs::path(dir) / "expected" / "extra-conf0.1"}) {
+    const int files_before = files;
     for (const auto& e : fs::directory_iterator(sub)) {
       if (e.path().extension() != ".txt") continue;
       const fs::path img = fs::path(dir) / "samples" / "images" / (e.path().stem().string() + ".png");
@@ -89,9 +90,12 @@ TEST_CASE("label lines reproduce upstream's expected/*.txt byte for byte" * doct
       CHECK(yolo_labels(dets, im.width, im.height, true) == text);
       ++files, lines += static_cast<int>(file_lines.size());
     }
+    // how many files there are follows the data (none for an image without boxes); an empty
+    // folder would check nothing
+    INFO(sub.string());
+    CHECK(files > files_before);
   }
   MESSAGE("label files reproduced: " << files << " (" << lines << " lines)");
-  CHECK(files == 8);
 }
 
 TEST_CASE("label line arithmetic and formatting (float32 + %g)") {
