@@ -1,43 +1,12 @@
-// The yv9 weight file (`.bin`), format version 1 — reader and writer.
-// (Authoritative copy of this spec: docs/weight-format.md. Keep the two in sync.)
+// The yv9 weight file (`.bin`, format version 1): reader and writer.
 //
-// A yv9 weight file IS a safetensors file (any safetensors reader opens it), with our metadata.
+// A yv9 weight file is a safetensors file with our metadata (config yaml, class names, BatchNorm
+// eps): u64 header length N, N bytes of JSON, then the tensors' raw little-endian bytes. The
+// format, every metadata key and every check the reader makes are specified in one place,
+// docs/weight-format.md.
 //
-//   offset 0      u64 little-endian N          length of the JSON header in bytes
-//   offset 8      N bytes of UTF-8 JSON         right-padded with spaces (0x20) so that 8+N % 8 == 0
-//   offset 8+N    data buffer                   tensors' raw little-endian bytes, C order
-//
-// JSON header = one object:
-// - "__metadata__": object, string -> string (safetensors requires string values). Our keys:
-//   - "format": "yv9"; "format_version": "1"
-//   - "config": the model yaml text (the file given to `pt2bin --config`, or the yaml synthesised
-//     from a pickled model's `yaml` dict). Required by `detect`.
-//   - "names": JSON array of class names, serialised as a string, e.g. "[\"person\",\"bicycle\"]".
-//     Optional (absent -> class ids are printed).
-//   - "bn_eps": decimal string, the eps of every BatchNorm2d ("0.001" when unknown, upstream's value).
-//   - "bn_eps_by_module": optional JSON object serialised as a string, {"model.3.cv1.bn": 1e-05}, for
-//     BatchNorms whose eps differs from bn_eps (keys = state-dict prefix of the BatchNorm, no dot).
-//   - "source", "producer": informational (input file name, tool and version).
-//   - "stride": optional JSON array serialised as a string, the head strides pickled with the model,
-//     e.g. "[8,16,32]". Informational: the engine derives strides from the config.
-// - every other key is a tensor, by its PyTorch state-dict name (model.3.cv2.1._query_proj.0.weight):
-//   {"dtype": D, "shape": [d0, d1, ...], "data_offsets": [begin, end]} with offsets relative to the
-//   data buffer. D in F16 BF16 F32 F64 I8 U8 I16 I32 I64 BOOL.
-//
-// Validated on load (each failure is one message naming the file and the item): N >= 2 and N <= the
-// header limit (100 MB by default) and N <= file size - 8; the JSON parses (depth/size limited) to an
-// object; metadata values are strings; every tensor has a known dtype, a shape of non-negative
-// integers (rank <= 8) whose byte size equals end - begin without overflow; begin <= end <= data
-// size; no duplicate names; sorted by begin, the entries tile the data buffer exactly (no overlap,
-// no hole, nothing after).
-//
-// The converter preserves (tensors as stored in the checkpoint, fp16 stays F16); the engine
-// transforms (upcast, BatchNorm folding, RepConvN fusion) at load time.
-//
-// Reader notes: the whole file is read into memory (weights are copied/upcast at load anyway).
-// Beyond the list above the reader also refuses unknown fields in a tensor entry and, for files
-// whose "format" is "yv9", a "format_version" other than "1". It does not require the 8-byte
-// header padding, so files from other safetensors writers open too.
+// The whole file is read into memory; every count, offset, size and name is validated before
+// anything is trusted, and each failure is one FormatError naming the file and the item.
 #pragma once
 #include <algorithm>
 #include <cerrno>
