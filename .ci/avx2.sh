@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # AVX2+FMA build without AVX-512 (-march=haswell) + the fast tests: the 6x16 micro-kernels and the
 # scalar im2col border path that machines without AVX-512 run. The other builds here use either
 # -march=native (AVX-512 on the CI machine) or the baseline ISA, so nothing else compiles them.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds every libFuzzer target tests/fuzz/fuzz_*.cpp (clang, -fsanitize=fuzzer,address,undefined)
 # and runs each for SECONDS, seeded from real files. Exits non-zero on any crash, sanitizer report,
 # leak, timeout (> 10 s for one input) or memory blow-up (> 2 GB RSS); the reproducer is kept as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared by the .ci/*.sh scripts (sourced, not run): repo-root cwd, strict mode, -j, and a wall-time
 # line printed on every exit, pass or fail, so CI logs show where the budget went.
 #   YV9_JOBS   parallel build/test jobs (default 2: the CI machine has 2 cores)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Portable x86-64 build (no -march=native: the baseline ISA any x86-64 CPU runs) + the fast tests.
 # Catches code that only works with the build machine's AVX/FMA and tolerances that only hold there.
 #   .ci/portable.sh            build dir build-portable/ (YV9_BUILD_DIR to override)

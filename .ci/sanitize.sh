@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # AddressSanitizer + UndefinedBehaviorSanitizer build (-O1, asserts on) of the tools and every test,
 # then the fast test suite. Any report aborts the test (-fno-sanitize-recover), so ctest fails.
 #   .ci/sanitize.sh            build dir build-asan/ (YV9_BUILD_DIR to override)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # ThreadSanitizer run of tests/test_concurrency.cpp: one Network shared by 4 std::threads, each
 # forward also opening OpenMP teams (Context threads=2).
 #

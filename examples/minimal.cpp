@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The library in a few lines: load a converted model once, detect objects in one image.
 //   build/bin/minimal weights/gelan-t-mmqa-shapes.bin weights/samples/samples_00000.png
 #include <yv9/yv9.hpp>

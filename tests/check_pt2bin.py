@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Checks a pt2bin output against torch.load of the same checkpoint, bit for bit.
 
     /usr/bin/python3 tests/check_pt2bin.py IN.pt OUT.bin [IN2.pt OUT2.bin ...]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The real thing: the seed model's first-stage MQA at 640x640 input (64 channels, 160x160 tokens,
 // 8 heads -> 204,800 query rows x 25,600 keys; 0.5 TMAC). Heavy: minutes on 2 cores.
 #include <yv9/nn/mqa.hpp>

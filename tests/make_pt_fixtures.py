@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Generates the .pt fixtures of tests/test_pt.cpp and their expected tensors.
 
     /usr/bin/python3 tests/make_pt_fixtures.py [OUT_DIR]      (default: tests/data/pt)

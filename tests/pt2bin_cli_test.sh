@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # CLI contract of pt2bin on good and bad files: exit codes, exactly one stderr line per error, and
 # no output (or temp) file left behind on failure.
 #   tests/pt2bin_cli_test.sh PT2BIN_BINARY tests/data/pt

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The builder against upstream's parse_model table (fixtures/configs/params.txt): every row and the
 // total, for every config, in spec mode (no weights).
 #include <yv9/model/builder.hpp>

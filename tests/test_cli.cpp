@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The detect command line as users (and outside tests) drive it: exit codes, one-line errors,
 // outputs. Runs build/bin/detect through the shell.
 #include <yv9/io/npy.hpp>

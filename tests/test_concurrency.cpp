@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One loaded Network shared by several std::threads: Network::forward is const and keeps no state
 // between calls (model/network.hpp), so concurrent calls must neither race nor change a single bit
 // of the result. Each case runs every input serially first (the reference), then 4 threads x 3

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The bundled demo model on the bundled sample photos gives upstream detect.py's boxes
 // (weights/expected, written by upstream with --save-txt --save-conf).
 #include <yv9/vision/all.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The command-line tools on hostile files, as a user meets them: build/bin/detect and
 // build/bin/pt2bin are run through std::system on truncated, lying, empty, oversized and
 // non-regular inputs. Each run must exit 1 (bad input) or 2 (usage), print exactly one line on

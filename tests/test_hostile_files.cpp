@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Hostile files for every reader: truncation at every byte offset of a small real file, bit flips,
 // lying headers, huge shapes and sizes, empty files, directories and devices given as files, deep
 // nesting. The contract (STYLE rule 4, core/error.hpp): the reader raises a yv9::Error naming the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Hostile images through our loader (vision::decode_image / load_image): fuzzer reproducers, every
 // truncation of small real files, a bit flip at every byte, non-files. The contract is the one of
 // test_hostile_files.cpp: a yv9::Error naming the file, or a decoded image — never a crash, a

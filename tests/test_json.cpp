@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Strict JSON reader/writer: what is accepted, what is refused (with the byte offset), round trips.
 #include <doctest/doctest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Weights bound by name: every missing, unused or mis-shaped tensor is reported in one error; the
 // BatchNorm eps comes from the metadata.
 #include <yv9/model/loader.hpp>

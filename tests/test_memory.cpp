@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Bounded memory of the Mobile MQA attention: the [heads, Lq, Lk] score matrix is never
 // materialised. Peak heap bytes are measured by replacing the global allocator.
 #include <yv9/model/builder.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Optimised kernels against their naive twins on random shapes (ncnn-style sweeps). Each failure
 // prints the configuration. Tolerance: float32 accumulation over K <= 1200 terms of O(1) values
 // gives errors ~1e-5 relative; 1e-4 abs + 1e-4 rel leaves margin without hiding indexing bugs

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Parity with our own PyTorch reference (tests/reference/yv9ref.py, written from upstream's module
 // semantics without upstream code) on the cases the shared fixtures lack: CBLinear/CBFuse and
 // DualDDetect of the bigger configs at small widths, depth gains and repeats, activation overrides,

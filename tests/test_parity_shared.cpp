@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Parity with the shared fixtures made by upstream PyTorch (../shared/fixtures, override with
 // YV9_FIXTURES). Tolerances are the fixtures' own (README: 10x the worst float32 noise floor,
 // measured as upstream's fused model and a float64 run against the fp32 reference).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // torch.save reader: ZIP, unpickler, tensors, checkpoint layouts, refusals and hostile input.
 // Expected values come from tests/data/pt/*.expected.bin, written by tests/make_pt_fixtures.py
 // with torch (so this test needs no Python); small archives are also assembled here by hand.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ops::sgemm against a naive double-precision twin on random shapes (ncnn-style sweeps), its
 // tiling-independence (bit-identical results for any split of the output), the im2col packer
 // against a direct convolution, and vexp/vsigmoid/vsilu accuracy against exp in double.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // include/yv9/version.hpp is the one source of the version: CMake's project() reads it
 // (YV9_CMAKE_VERSION is PROJECT_VERSION, passed by tests/CMakeLists.txt) and the string must spell
 // the three numbers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Decoding untrusted images: cv2.imread-compatible pixels (gray/alpha/16-bit/palette PNG, EXIF
 // orientation as cv2 applies it) and one clear error for every broken file.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // NMS + scale_boxes parity with upstream on shared/fixtures/nms: every <pred>_nms_<setting>.npy
 // (and its _scaled / _scaled_rounded variants) must be reproduced row for row.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Outputs: YOLO label lines exactly as upstream detect.py --save-txt --save-conf writes them
 // (checked against shared/weights/expected), the JSON document, atomic image/label writing and
 // the annotation drawing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pre-processing parity with upstream (cv2.imread -> letterbox -> BGR2RGB -> /255):
 // every photo of shared/fixtures/preprocess in both modes must match byte for byte.
 #include <doctest/doctest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Weight file (docs/weight-format.md): round trip, the byte layout safetensors readers expect, and
 // one test per validation rule with the exact message a user would see.
 #include <doctest/doctest.h>

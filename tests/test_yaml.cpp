@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <yv9/io/yaml.hpp>
 
 #include "support.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench_sgemm: single-thread GFLOP/s of ops::sgemm on the shapes a YOLO convolution produces,
 // against Eigen's GEMM on the same data, plus the implicit-GEMM (Im2colB) variant of the 3x3
 // convolutions and the core's measured FMA peak.

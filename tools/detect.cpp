@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // detect — the main command-line tool: upstream detect.py on images, plus parity, summary and bench modes.
 //
 //   detect --weights M.bin --source IMG|DIR [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]

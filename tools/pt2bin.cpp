@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pt2bin: convert a PyTorch checkpoint (torch.save zip archive) into a yv9 weight file, natively,
 // without Python or libtorch. See include/yv9/io/checkpoint.hpp for the layouts understood and
 // docs/weight-format.md for the output.

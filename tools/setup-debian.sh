@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs what building and testing yv9 needs on Debian 12 (as root, or through sudo).
 #   tools/setup-debian.sh          build + test dependencies
 #   tools/setup-debian.sh --ci     also what the hardening jobs of .ci/run need (sanitizers, fuzzers,

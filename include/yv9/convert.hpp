@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The PyTorch side, opt-in: reading `torch.save` checkpoints (.pt: zip + an inert unpickler) and
 // writing yv9 weight files. What `pt2bin` is built on; inference never needs it.
 //

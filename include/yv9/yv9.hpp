@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // yv9 — header-only YOLOv9 / GELAN / Mobile-MQA inference on the CPU. Everything inference needs.
 //
 // Short manual
@@ -23,6 +24,7 @@
 // A loaded Network is immutable: forward() is const and may run from several threads at once.
 #pragma once
 
+#include "version.hpp"
 #include "core/error.hpp"
 #include "core/tensor.hpp"
 #include "core/threads.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include <yv9/yv9.hpp>
 
 #include <cstdio>

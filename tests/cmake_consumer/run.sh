@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # usage: run.sh SOURCE_DIR BUILD_DIR — installs yv9 from BUILD_DIR into a temp prefix and builds the
 # consumer against it (find_package), then builds it again through add_subdirectory.
 set -eu

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary bytes through our image loader (vision::decode_image: signature
 // sniffing, the JPEG/PNG/BMP container walk, EXIF orientation, stb_image decoding under our size
 // limits), then letterbox and to_tensor as detect --source does. Any yv9::Error is an accepted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary text through io::parse_json (the weight file header and its metadata
 // strings go through it), then the writer: dump() of a parsed value must parse again, and dump() of
 // that must be the same text (a fixed point after one round). Any yv9::Error is an accepted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary bytes through io::parse_npy, then (for float32 arrays) the tensor
 // conversion and the writer, whose output must parse back to the same shape and bytes. Any
 // yv9::Error is an accepted outcome; crashes, sanitizer reports, leaks and timeouts are bugs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary bytes through the whole .pt path (sniffing, ZIP, unpickler, tensor
 // reconstruction, checkpoint layouts, yaml synthesis). Any yv9::Error is an accepted outcome;
 // crashes, sanitizer reports, leaks and timeouts are bugs. CRC checks are off so that mutations

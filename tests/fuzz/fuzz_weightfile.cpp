@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary bytes through WeightFile::parse and then every accessor a loader
 // uses (find, raw, values<float>/<double>). Any yv9::Error is an accepted outcome; crashes,
 // sanitizer reports, leaks and timeouts are bugs.

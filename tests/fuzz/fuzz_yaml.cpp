@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer target: arbitrary text through everything a model config reaches before any weight is
 // read — the yaml subset (io::parse_yaml), the config reader (model::parse_config), the builder in
 // spec mode (model::build with an unbound Binder: modules, channel rules, repeats, heads, strides),

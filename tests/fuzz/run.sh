@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # The .pt and weight-file fuzzers (docs/pt2bin.md), run through .ci/fuzz.sh, which builds and seeds
 # every target in this folder (.ci/fuzz.sh SECONDS runs them all).
 #   tests/fuzz/run.sh SECONDS [WORKDIR]        (default 60 s, work dir build-fuzz/ in the repo)

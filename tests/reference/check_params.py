@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Check yv9ref's builder against upstream's parse_model tables in fixtures/configs/params.txt.
 
 For every section of params.txt: per layer (index, from, n, params, module type, arguments) and the

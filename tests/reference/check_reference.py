@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Validate yv9ref against upstream-made ground truth in the shared fixtures.
 
 (b) gelan-t-mmqa/model.pt (plain state dict) loaded strictly into yv9ref built from

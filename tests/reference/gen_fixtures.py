@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Generate the committed golden fixtures under tests/data/ref/ with the yv9ref reference.
 
 Each case is a directory:

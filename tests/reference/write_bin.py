@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Write a yv9 weight file (docs/weight-format.md, version 1) from a PyTorch state dict.
 
 Pure Python for the container (struct + json; torch/numpy only to get at tensor bytes):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """yv9ref — an independent PyTorch reference of the YOLOv9 / GELAN detector family (+ Mobile MQA).
 
 Written from a description of upstream's module semantics (building blocks, the seed's Mobile MQA,

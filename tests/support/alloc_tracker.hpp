@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Counts live and peak heap bytes by replacing the global allocation functions. Include in exactly
 // one translation unit of a test executable (replacement functions are program-wide).
 #pragma once

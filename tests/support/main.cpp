@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The doctest main of every test executable. Besides doctest's own result it reports skips to
 // ctest: exit 77 (SKIP_RETURN_CODE in tests/CMakeLists.txt) when every test case that ran called
 // yv9test::skip (the data it needs is absent), exit 1 when no test case ran at all (a filter that

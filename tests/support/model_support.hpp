@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers for tests that run whole models: .pt -> weight file through the library itself (no
 // Python), prediction comparisons split into box rows (px) and score rows.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers shared by every test executable, all in namespace yv9test: where the test data lives,
 // skips that ctest reports as skips, and .npy values read through the library's own reader
 // (yv9::io::read_npy). Whole-model helpers are in model_support.hpp, the heap counter in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The PyTorch side of the engine comparison: one module shared by the torch timing and the ONNX export.
 
 Built on our reference (tests/reference/yv9ref.py), never on upstream code.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Time ONNX Runtime, PyTorch and yv9 ("ours") on the same network, weights and input, interleaved.
 
     compare.py --config X.yaml [--img S|HxW] [--variant full|main|both] [options]

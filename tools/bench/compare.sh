@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # Engine comparison: ONNX Runtime vs PyTorch vs yv9 (ours). See tools/bench/README.md.
 #
 #   tools/bench/compare.sh --config ../shared/fixtures/configs/gelan-c.yaml --img 320 --runs 10

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Make (or find in the cache) everything the three engines need for one config and input size.
 
     prepare.py --config X.yaml --img S|HxW [--variants full,main] [--cache DIR] [--no-onnx]

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 // One ONNX Runtime benchmark process (onnxruntime-node, CPU execution provider).
 //
 //   node run_ort.js --onnx M.onnx --input IN.npy [--runs N] [--warmup W] [--threads T] [--spin 0|1] [--out OUT.npy]

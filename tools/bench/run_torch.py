@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """One PyTorch benchmark process: build BenchNet from the cache, warm up, time single inferences.
 
     run_torch.py --dir CASE_DIR --variant full|main --img HxW [--runs N] [--warmup W] [--threads T] [--out OUT.npy]

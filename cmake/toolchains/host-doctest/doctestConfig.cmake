@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # doctest for cross builds (see ../aarch64-linux-gnu.cmake): the host's doctest.h is plain C++, but
 # its installed config exports /usr/include, which would shadow the target's C library headers.
 # This config exposes only /usr/include/doctest, through a staged folder holding a link to it.

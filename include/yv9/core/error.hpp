@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Errors: every failure the library reports is an exception derived from yv9::Error whose message
 // names the file/item and the problem in one line. Tools turn them into one stderr line and an
 // exit code (usage errors 2, everything else 1).

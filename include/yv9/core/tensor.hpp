@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tensor<T>: a dense, row-major (C-order) array of rank 0..4 with a runtime shape, owning a
 // 64-byte aligned buffer. Images and feature maps are NCHW:
 //

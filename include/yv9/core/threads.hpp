@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Thread-count resolution: 0 means "all cores OpenMP reports".
 #pragma once
 #ifdef _OPENMP

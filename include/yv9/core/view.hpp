@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Non-owning NCHW views. Kernels read and write through views so that modules can place results
 // straight into a channel slice of a larger buffer (zero-copy torch.cat / chunk):
 //

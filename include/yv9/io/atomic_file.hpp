@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Atomic file output: readers of PATH see either the old file or the complete new one, never a
 // partial write. Bytes go to PATH.tmp.<pid>, are fsync'ed, and the temp file is renamed over PATH
 // (rename(2) is atomic within one filesystem). On any failure — or if the writer is destroyed

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What pt2bin takes from a torch.save checkpoint: the state dict (tensors by PyTorch name, in
 // state_dict() order, dtypes preserved) and, from a pickled model, its config and class names.
 //

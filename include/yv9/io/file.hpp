@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reading a whole file under a size limit: the one entry point every reader uses, so that each
 // refuses directories, special files and oversized inputs the same way, naming the file.
 #pragma once

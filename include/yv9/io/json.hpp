@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small, strict JSON reader and writer (RFC 8259), enough for weight-file headers, fixture
 // descriptions and detections.json.
 //

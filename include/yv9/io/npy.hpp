@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // NumPy .npy files (format versions 1.0, 2.0, 3.0):
 //
 //   "\x93NUMPY" major minor  u16 (v1) / u32 (v2, v3) header length  header  data

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A restricted, inert Python unpickler: it builds a graph of plain values and never calls anything.
 //
 // Supported: every opcode of protocols 0-5 that torch.save (protocol 2 by default, any protocol on

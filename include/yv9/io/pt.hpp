@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // torch.save archives (PyTorch >= 1.6 zip format): open, recognise tensors, copy them out.
 //
 //   <prefix>/data.pkl          pickle of the saved object (tensors as persistent ids, see below)

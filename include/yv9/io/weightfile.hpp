@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The yv9 weight file (`.bin`, format version 1): reader and writer.
 //
 // A yv9 weight file is a safetensors file with our metadata (config yaml, class names, BatchNorm

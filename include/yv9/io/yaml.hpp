@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The YAML subset that model configs use, and nothing more:
 //   block mappings (`key: value`), block sequences (`- item`), flow sequences and mappings
 //   (`[a, [b, c]]`, `{k: v}`) that may span lines and carry comments, plain / 'single' / "double"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Read-only ZIP reader for torch.save archives, over bytes already in memory.
 //
 // What torch.save writes (PyTorchStreamWriter, miniz): every entry STORED (method 0), data aligned

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The config-driven builder: a port of upstream's parse_model (models/yolo.py) semantics.
 //
 //   yaml  ──parse_config──>  ModelConfig (nc, gains, activation, rows [from, n, module, args])

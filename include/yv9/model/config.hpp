@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the builder reads (a parsed config) and what it reports per row (the summary table).
 #pragma once
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // From a weight file to a runnable Network: the config, class names and BatchNorm eps come from
 // the file's metadata; every tensor is bound by name (all problems reported at once).
 #pragma once

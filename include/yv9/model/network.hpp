@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The runnable network: layers in yaml order, executed once each, with activations freed as soon
 // as their last consumer has run (peak memory = weights + the largest live set).
 //

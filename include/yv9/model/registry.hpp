@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The module registry: the one table from a yaml module name to how a row of that module is sized,
 // printed and built (upstream's parse_model branches, one function per module).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Python-like values for layer arguments: what upstream's parse_model sees after yaml loading and
 // `eval` of strings ('nc' -> the class count, 'None' -> None, other names stay strings).
 // repr() prints them as Python's str(list) does, so the summary table matches upstream's log.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The GELAN building blocks, named and laid out as upstream's modules (models/common.py) so that
 // one grep reaches the yaml, the state dict and this file. Concatenations are zero-copy: each block
 // allocates its torch.cat buffer once and lets every branch write into its channel slice.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Detection heads: Detect, DDetect, DualDDetect (upstream models/yolo.py) and their decoding.
 //
 // Per level l, on a feature map [C_l, h, w]:

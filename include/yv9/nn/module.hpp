@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one interface of every yaml module (one row of a config = one Module).
 //
 //   out_shape(inputs)     the output shape for these input shapes (throws on a mismatch)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // MultiQueryAttentionLayerWithDownSampling — MobileNetV4's Mobile MQA as the seed defines it.
 //
 //   x [C,H,W] ──(avg_pool (qh,qw) + BN, if strided)── _query_proj 1x1 ──> q [nh*kd, Hq, Wq]

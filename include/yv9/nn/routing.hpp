@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Modules that move tensors between layers rather than learn features: Concat, nn.Upsample,
 // Silence, and the auxiliary branch's CBLinear / CBFuse (upstream models/common.py).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Element-wise activations, applied in conv epilogues and standalone.
 #pragma once
 #include <cmath>

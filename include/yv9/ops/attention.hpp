@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Multi-query attention in tiles with an online softmax: the [rows x Lk] score matrix is never
 // materialised (at 640x640 the seed model's first MQA would need 8 x 25,600^2 floats = 21 GB).
 //

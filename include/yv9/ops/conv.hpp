@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // 2-D convolution with groups, stride, padding and dilation, bias and a fused activation:
 // PyTorch's nn.Conv2d semantics (zero padding, floor output size) followed by act(y + bias).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The one matrix product every heavy kernel funnels into (conv as GEMM, attention tiles):
 //
 //   C[M x N] (+)= A[M x K] * B[K x N]      all row-major, leading dimensions lda/ldb/ldc

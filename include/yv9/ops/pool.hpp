@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Pooling with PyTorch's exact flags (F.max_pool2d / F.avg_pool2d), nearest resizing
 // (F.interpolate mode='nearest', the legacy floor rule) and channel copies for torch.cat.
 #pragma once

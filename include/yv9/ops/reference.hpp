@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Naive twins of the optimised kernels: obviously correct, slow, kept forever as the oracle that
 // randomized tests compare the fast paths against. Each is written from PyTorch's definition and
 // calls nothing of the kernel it checks (parameter structs such as ConvGeom and PoolGeom are only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sgemm: the fp32 matrix product behind convolution (implicit GEMM) and attention tiles.
 //
 //   C[m0:m0+mc, j0:j0+nc] = epilogue( A[m0:m0+mc, 0:K] * B[0:K, j0:j0+nc] )

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Register-blocked micro-kernels behind ops/sgemm.hpp (see there for the packed layouts).
 //
 //   c[0:R, 0:ncols] (+)= sum_k a[k*kGemmMR + r] * b[k*kGemmNR + j]      R <= kGemmMR, ncols <= kGemmNR

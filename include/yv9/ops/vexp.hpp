@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Vectorised exp and the activations built on it (SiLU, sigmoid, softmax rows), for the GEMM
 // epilogue and attention. One algorithm for every target, so the paths differ only in rounding
 // details (the ISA is fixed at compile time by __AVX512F__ / __AVX2__+__FMA__ / neither):

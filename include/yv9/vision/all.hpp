@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // yv9::vision — everything around the network, reproducing upstream YOLOv9's detect pipeline
 // (cv2 + torch + torchvision) bit for bit where upstream is deterministic. Detector (detector.hpp)
 // runs all of it; the steps below are what it does, for users who need to change one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Image decoding for untrusted files: JPEG, PNG and BMP -> Image (8-bit BGR), matching what
 // upstream's `cv2.imread(path)` (IMREAD_COLOR) hands to letterbox:
 //   * gray -> BGR by replication; alpha (RGBA, gray+alpha, palette tRNS) dropped, not composited;

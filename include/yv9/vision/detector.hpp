@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Detector: load once, detect many times — upstream detect.py's pipeline in one object.
 //
 //   yv9::vision::Detector det("model.bin");               // options: img, square, conf, iou, ...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Annotating an image with detections, laid out like upstream's Annotator (cv2 branch):
 //   line width lw = max(round((h + w + 3) / 2 * 0.003), 2)   (sum of im.shape, Python round)
 //   box: rectangle of thickness lw through the corners (int(x1), int(y1)) - (int(x2), int(y2))

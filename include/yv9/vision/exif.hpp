@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // EXIF orientation, applied the way OpenCV 4.x cv2.imread(path, IMREAD_COLOR) applies it, so a
 // photo taken in portrait gives the pixels upstream's pipeline sees.
 //

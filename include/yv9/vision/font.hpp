@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A built-in 5x7 bitmap font for printable ASCII (32..126), drawn for this project so the
 // annotated images need no font files. Each glyph is 7 rows of 5 columns, '#' = ink; glyphs sit
 // in a 6x8 cell (one column and one row of spacing). Characters outside the table render as '?'.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Image: an 8-bit, 3-channel picture in OpenCV's layout, so that every step of upstream's
 // pre-processing (which runs on cv2 arrays) can be replayed byte for byte.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Letterbox: upstream YOLOv9 `utils.augmentations.letterbox` (resize keeping the aspect ratio,
 // then pad with gray to the target shape or to a stride multiple), reproduced exactly, plus the
 // conversion of the result to the network input tensor.

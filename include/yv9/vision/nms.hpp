@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Post-processing: upstream YOLOv9 `utils.general.non_max_suppression` (detection heads,
 // multi_label=False) and `scale_boxes`, reproduced in float32 exactly as torch/torchvision
 // compute them on the CPU, so kept sets, order, boxes and scores are identical.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Writing results: annotated images (PNG/JPEG by extension), YOLO label files exactly as
 // upstream detect.py --save-txt [--save-conf] writes them, and one JSON document per image.
 // Every file is written atomically (temporary file in the same folder, then rename), so a crash

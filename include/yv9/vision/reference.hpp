@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Naive twins of the vision kernels (rule of thumb 6): slow, written straight from the
 // definitions, sharing no code with the fast versions, kept forever so tests can compare them on
 // random shapes. They are NOT an independent oracle for OpenCV (the fixtures are); they guard the

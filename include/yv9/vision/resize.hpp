@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Bilinear resize of 8-bit BGR images, bit-exact with OpenCV 4.x cv2.resize(..., INTER_LINEAR)
 // (the function upstream's letterbox calls). Written from OpenCV's documented/observable
 // semantics; the fixtures in shared/fixtures/preprocess are the oracle.

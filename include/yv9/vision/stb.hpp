@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stb_image / stb_image_write, compiled into every translation unit that needs them.
 //
 // Both are header-only C libraries (Debian: libstb-dev, /usr/include/stb). To stay header-only

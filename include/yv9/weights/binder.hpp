@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Binding weights by PyTorch name. Module constructors ask the Binder for each tensor they own
 // ("model.3.cv1.conv.weight", expected shape); the Binder counts parameters for the summary,
 // records every missing or mis-shaped tensor instead of stopping at the first, and at the end

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Convolutions from PyTorch names, with the load-time transforms:
 //   Conv      = conv (no bias) -> BatchNorm2d -> act   [prefix.conv.weight, prefix.bn.*]  (BN folded)
 //   nn.Conv2d = conv (+ bias)                          [prefix.weight, prefix.bias]

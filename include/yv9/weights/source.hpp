@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where a model's tensors come from, seen by the modules as typed read-only views.
 //
 //   WeightFileSource   the tensors of a loaded weight file, in place (no copy until a module

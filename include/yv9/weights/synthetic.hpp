@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Synthetic weights, for benchmarking a config without a trained model: deterministic values of
 // the right scale — conv weights U(-sqrt(3/fan_in), +), BatchNorm identity-like statistics, the
 // DFL's 0..15 — generated in the order the modules ask for them.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Writes the tiny seed images in image/ (stdlib only; deterministic). Run from this folder."""
 import struct
 import zlib
