@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # 64-bit ARM: cross-compile with aarch64-linux-gnu-g++ (cmake/toolchains/aarch64-linux-gnu.cmake,
-# portable -march, OpenMP from the cross libgomp) and run the fast test suite under qemu-user.
+# portable -march) and run the fast test suite under qemu-user.
 # The parity tests read the same fixtures (../shared/fixtures, tests/data) and keep their
 # tolerances: NEON instead of AVX must not move results outside them.
 #   .ci/arm64.sh               build dir build-arm64/ (YV9_BUILD_DIR to override)

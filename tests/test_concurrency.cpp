@@ -2,7 +2,7 @@
 // One loaded Network shared by several std::threads: Network::forward is const and keeps no state
 // between calls (model/network.hpp), so concurrent calls must neither race nor change a single bit
 // of the result. Each case runs every input serially first (the reference), then 4 threads x 3
-// rounds over all inputs at once, with Context threads = 1 and = 2 (OpenMP regions opened inside
+// rounds over all inputs at once, with Context threads = 1 and = 2 (parallel regions opened inside
 // concurrent calls: one input per case is large enough for the kernels to use 2 threads). Tolerance: none — bit-identical to the serial run, and 1 vs 2 threads
 // identical too, as the engine promises for its tiling (STYLE rule 10).
 //
@@ -40,7 +40,7 @@ Tensor<float> synthetic_input(std::int64_t h, std::int64_t w) {
 // Serial reference first, then kWorkers threads x kRounds over all inputs on the same Network.
 // Besides the case's own (small) inputs, a synthetic `big` x `big` image: layers below
 // 2 x kGrainMacs run on one thread whatever Context says, so without a larger input threads=2
-// would not open a single OpenMP team.
+// would not open a single parallel region.
 void check_case(const std::string& name, const std::vector<std::string>& inputs, std::int64_t big) {
   const std::string dir = yv9test::data_dir() + "/ref/" + name;
   CAPTURE(name);
@@ -97,7 +97,7 @@ TEST_CASE("concurrent forward on one network: gelan (ELAN1/AConv/RepNCSP, LeakyR
   check_case("gelan-leaky-nc3", {"in_32x32.npy", "in_32x64.npy"}, 256);
 }
 
-TEST_CASE("concurrent forward on one network: MMQA (tiled attention has its own OpenMP region)") {
+TEST_CASE("concurrent forward on one network: MMQA (tiled attention has its own parallel region)") {
   check_case("mmqa-small", {"in_29x61.npy", "in_32x64.npy"}, 128);
 }
 

@@ -7,7 +7,7 @@
 #   tools/setup-debian.sh --extra  --ci plus the PyTorch reference and the benchmark tools
 set -eu
 pkgs="g++ cmake make libeigen3-dev libstb-dev doctest-dev"
-ci="clang-14 libfuzzer-14-dev libclang-rt-14-dev libomp-14-dev g++-aarch64-linux-gnu qemu-user"
+ci="clang-14 libfuzzer-14-dev libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user"
 case "${1:-}" in
   --ci) pkgs="$pkgs $ci" ;;
   --extra) pkgs="$pkgs $ci python3-torch python3-numpy python3-yaml libopenblas0-pthread hyperfine nodejs npm" ;;

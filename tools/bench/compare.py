@@ -310,6 +310,65 @@ def run_case(c, a, env):
 
 
 # ------------------------------------------------------------------------------------------------
+# --busy-core: threads against a core taken by another process
+# ------------------------------------------------------------------------------------------------
+BUSY_LABEL = {'ours': 'ours default', 'ours1': 'ours --threads 1', 'ort': 'ORT default'}
+
+
+def busy_core(a):
+    """compare.sh starts the busy process (one core); here each engine runs as it ships: ours with
+    its default thread count and ours with one thread, ORT with its default intra-op threads and
+    spinning, no OMP_* variables. Round r runs each engine once (the first one rotates); a process
+    = load + warm-up + --runs timed runs. Reports the min over all runs and the median of the
+    per-round medians."""
+    engines = [e for e in a.busy_engines if e in BUSY_LABEL]
+    c = case(os.path.abspath(a.config), a.img)
+    prep, hw = prepare(c, 'ort' in engines, False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OMP_')}
+    detect = os.path.join(ROOT, 'build', 'bin', 'detect')
+    cmds = {'ours': [detect, '--weights', prep['weights'], '--bench', '--img', hw, '--runs', str(a.runs),
+                     '--warmup', str(a.warmup)],
+            'ort': ['node', os.path.join(HERE, 'run_ort.js'), '--onnx', prep['onnx']['full'], '--input', prep['input'],
+                    '--runs', str(a.runs), '--warmup', str(a.warmup), '--threads', '0', '--spin', '1']}
+    cmds['ours1'] = cmds['ours'] + ['--threads', '1']
+    name = os.path.splitext(os.path.basename(c['config']))[0]
+    load0 = os.getloadavg()
+    st = {e: dict(mins=[], medians=[]) for e in engines}
+    for rd in range(a.rounds):
+        k = rd % len(engines)
+        for e in engines[k:] + engines[:k]:
+            r = run_proc(cmds[e], a.mem_cap_mb, env=env, timeout=a.timeout)
+            p = parse_result('ours' if e.startswith('ours') else e, r)
+            if p['error']:
+                raise RuntimeError(f'{BUSY_LABEL[e]}: {p["error"]}')
+            st[e]['mins'].append(p['proc_min'])
+            st[e]['medians'].append(p['proc_median'])
+            log(f'{name} {hw} busy core: round {rd + 1}/{a.rounds} {BUSY_LABEL[e]}: min {p["proc_min"]:.1f} ms, '
+                f'median {p["proc_median"]:.1f} ms')
+    load1 = os.getloadavg()
+    cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+    summary = {e: (min(s['mins']), statistics.median(s['medians'])) for e, s in st.items()}
+    lines = [f'# {name} {hw}, another process busy on one core ({os.cpu_count()} cores: '
+             f'{cpu})', '',
+             f'- {a.rounds} interleaved rounds x {a.runs} timed runs per process (after {a.warmup} warm-up); '
+             f'load average (1 min) {load0[0]:.1f} at start, {load1[0]:.1f} at end',
+             '- ours default = detect without --threads (all cores); ORT default = intraOpNumThreads 0, '
+             'spinning on; no OMP_* variables', '',
+             '| engine | min ms | median ms (of round medians) | round medians |', '|---|---:|---:|---|']
+    for e in engines:
+        mn, med = summary[e]
+        lines.append(f'| {BUSY_LABEL[e]} | {mn:.1f} | {med:.1f} | ' +
+                     ', '.join(f'{m:.1f}' for m in st[e]['medians']) + ' |')
+    lines.append('')
+    for x, y in (('ours', 'ours1'), ('ours', 'ort'), ('ours1', 'ort')):
+        if x in summary and y in summary:
+            lines.append(f'- {BUSY_LABEL[x]} / {BUSY_LABEL[y]}: min {summary[x][0] / summary[y][0]:.2f}, '
+                         f'median {summary[x][1] / summary[y][1]:.2f}')
+    print('\n'.join(lines), flush=True)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # Report
 # ------------------------------------------------------------------------------------------------
 def fmt_ms(e):
@@ -425,7 +484,18 @@ def main():
                     help='agree = mean|Δ| vs float64 <= TOL x the fp32 noise (yv9ref fp32 vs fp64), default 10')
     ap.add_argument('--no-check', action='store_true', help='skip the output comparison')
     ap.add_argument('--out', help='markdown file (default tools/bench/results/<date>.md)')
+    ap.add_argument('--busy-core', action='store_true',
+                    help='(set by compare.sh --busy-core, which runs the busy process) ours default vs ours '
+                         '--threads 1 vs ORT default, interleaved, with one core taken; see README')
+    ap.add_argument('--rounds', type=int, default=3, help='--busy-core: interleaved rounds (default 3)')
+    ap.add_argument('--busy-engines', default='ours,ours1,ort', help='--busy-core: subset of ours,ours1,ort')
     a = ap.parse_args()
+    if a.busy_core:
+        if not a.config:
+            ap.error('--busy-core needs --config X.yaml')
+        a.mem_cap_mb = a.mem_cap_gb * 1024
+        a.busy_engines = [e.strip() for e in a.busy_engines.split(',') if e.strip()]
+        return busy_core(a)
     a.engines = [e.strip() for e in a.engines.split(',') if e.strip()]
     if any(e not in ENGINES for e in a.engines):
         ap.error(f'--engines: choose from {",".join(ENGINES)}')

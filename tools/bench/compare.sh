@@ -4,6 +4,10 @@
 #
 #   tools/bench/compare.sh --config ../shared/fixtures/configs/gelan-c.yaml --img 320 --runs 10
 #   tools/bench/compare.sh --all
+#   tools/bench/compare.sh --busy-core --config ../shared/fixtures/configs/gelan-c.yaml --img 320
+#
+# --busy-core: keeps one core busy with a shell loop (taskset -c 1, killed when this script exits)
+# and times ours default, ours --threads 1 and ORT default against it, interleaved (see README).
 #
 # Builds build/bin/detect (Release) unless --no-build is given, installs onnxruntime-node into
 # tools/bench/node_modules if it is missing (npm ci --ignore-scripts: the CPU binding ships inside the
@@ -13,9 +17,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 build=1
+busy=0
 args=()
 for a in "$@"; do
   if [ "$a" = "--no-build" ]; then build=0; else args+=("$a"); fi
+  if [ "$a" = "--busy-core" ]; then busy=1; fi
 done
 
 for tool in /usr/bin/python3 node npm; do
@@ -35,4 +41,16 @@ if [ "$build" = 1 ]; then
 fi
 
 cd "$root"
+if [ "$busy" = 1 ]; then
+  command -v taskset >/dev/null || { echo "compare.sh: --busy-core needs taskset (util-linux)" >&2; exit 1; }
+  [ "$(nproc)" -ge 2 ] || { echo "compare.sh: --busy-core needs at least 2 cores" >&2; exit 1; }
+  taskset -c 1 sh -c 'while :; do :; done' &
+  busy_pid=$!
+  trap 'kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null' EXIT
+  trap 'exit 130' INT TERM
+  echo "compare.sh: busy loop on core 1 (pid $busy_pid)" >&2
+  status=0
+  /usr/bin/python3 "$here/compare.py" ${args[@]+"${args[@]}"} || status=$?
+  exit $status
+fi
 exec /usr/bin/python3 "$here/compare.py" ${args[@]+"${args[@]}"}

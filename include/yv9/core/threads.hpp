@@ -1,43 +1,342 @@
 // SPDX-License-Identifier: MIT
-// Thread-count resolution: 0 means "all cores OpenMP reports".
+// Threads: the library's own fork/join pool (no OpenMP), built for machines it shares.
+//
+//   parallel_for(nt, jobs, [&](Jobs& q) {
+//     std::vector<float> scratch(...);            // once per participant that gets a job
+//     for (std::int64_t j; q.next(j);) work(j);   // jobs 0..jobs-1, each claimed exactly once
+//   });
+//
+// Why not OpenMP: its regions split loops statically and end in a barrier, so one descheduled
+// thread holds every region (hundreds per forward) until it gets a core back, and libgomp's
+// spin-waiting keeps the other thread burning its time slice meanwhile. With another process busy
+// on one of two cores, gelan-c at 320 took 1.45 s with 2 threads and 0.2 s with 1. Here:
+//   - the calling thread participates, and every participant claims jobs one at a time from a
+//     shared counter, so the share of a thread that did not get a core is taken by the others;
+//   - the caller waits only for jobs actually in flight: a worker that wakes after all jobs were
+//     claimed finds nothing and never touches the region (claims are one atomic word, below);
+//   - idle workers spin briefly, then sleep on a condition variable (a woken sleeper gets the
+//     scheduler's wake-up preference, a spinner only burns its share of a busy core); a waiting
+//     caller does the same, so its core can pull a preempted worker over;
+//   - when waiting for a starved partner costs more than the partner's jobs saved, the caller
+//     runs its regions alone for a while (doubling up to kSoloMaxMs), then tries again.
+// Results never depend on any of this: a job's output is fixed by its index, whoever runs it.
+//
+// One process-wide pool, created on first use (why a global: worker threads are costly to create
+// and several Networks or Detectors in one process should share the cores, not multiply threads).
+// It serves one region at a time: a caller that finds it busy (another application thread
+// running forward() at the same time, or a nested call) runs its region alone on its own thread,
+// which is the right split when the application already runs several forwards in parallel.
 #pragma once
-#ifdef _OPENMP
-#include <omp.h>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+#if defined(__linux__)
+#include <sched.h>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 #endif
 
 namespace yv9 {
 
+// Cores this process may run on (its affinity mask on Linux), at least 1.
 inline int hardware_threads() {
-#ifdef _OPENMP
-  return omp_get_num_procs();
-#else
-  return 1;
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+// 0 (or less) means "all cores this process may use".
+inline int resolve_threads(int requested) { return requested > 0 ? requested : hardware_threads(); }
+
+namespace pool_detail {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
 #endif
 }
 
-inline int resolve_threads(int requested) {
-#ifdef _OPENMP
-  return requested > 0 ? requested : omp_get_num_procs();
-#else
-  (void)requested;
-  return 1;
-#endif
+inline std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
-// Inside a parallel region: this thread's index and the team's size (0 and 1 without OpenMP).
-inline int thread_index() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
+// Spin budgets: long enough to bridge the gap between two regions of one forward on an idle
+// machine (a sleeping thread takes tens of µs to wake), short enough that a thread sharing a core
+// with another process soon gives its time back.
+inline constexpr std::int64_t kWorkerSpinNs = 100'000;
+inline constexpr std::int64_t kCallerSpinNs = 50'000;
+// Starvation back-off: solo periods start at kSoloMinMs and double while partners stay starved.
+inline constexpr std::int64_t kSoloMinMs = 5, kSoloMaxMs = 320;
+// A wait shorter than this is never blamed on starvation (wake-up latency, uneven last jobs).
+inline constexpr std::int64_t kStarvedWaitNs = 300'000;
+
+class Pool;
+
+}  // namespace pool_detail
+
+// One participant's claims in a region: next(j) hands out the next unclaimed job index.
+class Jobs {
+ public:
+  bool next(std::int64_t& job);
+
+ private:
+  friend class pool_detail::Pool;
+  template <class F>
+  friend void parallel_for(int, std::int64_t, F&&);
+  pool_detail::Pool* pool_ = nullptr;  // null: a region run alone, counting locally
+  std::int64_t jobs_ = 0, local_ = 0;
+  std::int64_t first_ = -1;  // the job claimed before the body was entered (-1: handed out)
+  std::int64_t count_ = 0;   // jobs this participant claimed
+};
+
+namespace pool_detail {
+
+// The claim word packs what a participant needs to check and change in one atomic step:
+//
+//   bits 63..56 unused | 55..40 seats (workers that may still join) | 39..0 jobs not yet claimed
+//
+// A worker joins by taking a seat and a job in one compare-exchange; later claims take a job
+// only. Since a region cannot end while one of its jobs is unclaimed or unfinished, a successful
+// claim always belongs to the region that is open, and nothing else of a region (its body, its
+// job count) is read before such a claim: a late or long-preempted worker cannot touch a
+// finished region. (The same word recurring in a later region is harmless for that reason.)
+inline constexpr int kSeatShift = 40;
+inline constexpr std::uint64_t kRemMask = (std::uint64_t(1) << kSeatShift) - 1, kOneSeat = std::uint64_t(1) << kSeatShift;
+inline constexpr int kMaxWorkers = 255;
+inline std::int64_t remaining(std::uint64_t c) { return static_cast<std::int64_t>(c & kRemMask); }
+inline std::uint64_t seats(std::uint64_t c) { return c >> kSeatShift; }
+
+class Pool {
+ public:
+  static Pool& instance() {
+    static Pool pool;  // joined at exit (workers are idle unless a forward is still running)
+    return pool;
+  }
+
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_.store(true);
+    }
+    work_cv_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+
+  bool try_own() { return !owned_.exchange(true, std::memory_order_acquire); }
+  void disown() { owned_.store(false, std::memory_order_release); }
+
+  // Owner only. Whether the next region should run alone (a starved partner is being avoided).
+  bool solo_now() {
+    if (solo_until_ns_ == 0) return false;
+    if (now_ns() < solo_until_ns_) return true;
+    solo_until_ns_ = 0;  // back-off over: the next region is a probe
+    probing_ = true;
+    return false;
+  }
+
+  // Owner only: the region protocol (see parallel_for).
+  template <class F>
+  void run(int nt, std::int64_t jobs, F& body) noexcept {  // a throwing body terminates, as in OpenMP
+    grow(nt - 1);
+    const std::uint64_t seat_count = static_cast<std::uint64_t>(std::min<std::size_t>(nt - 1, workers_.size()));
+    body_ = &body;
+    invoke_ = [](void* b, Jobs& q) { (*static_cast<F*>(b))(q); };
+    jobs_ = jobs;
+    done_.store(0, std::memory_order_relaxed);
+    claim_.store(seat_count << kSeatShift | static_cast<std::uint64_t>(jobs), std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> lk(m_);
+      work_cv_.notify_all();
+    }
+    const std::int64_t t0 = now_ns();
+    Jobs q;
+    q.pool_ = this;
+    q.jobs_ = jobs;
+    std::int64_t j;
+    if (claim(q, j)) {
+      q.first_ = j;
+      body(q);
+    }
+    const std::int64_t t1 = now_ns();
+    if (q.count_ == jobs) {  // nobody else got a job: nothing to wait for
+      done_.store(jobs, std::memory_order_relaxed);
+    } else {
+      done_.fetch_add(q.count_, std::memory_order_acq_rel);
+      wait_done(jobs);
+    }
+    judge(q.count_, jobs, t1 - t0, now_ns() - t1);
+  }
+
+  // Claims the next job of the open region for q (a participant already holding a job).
+  bool claim(Jobs& q, std::int64_t& job) {
+    std::uint64_t c = claim_.load(std::memory_order_relaxed);
+    while (remaining(c) > 0)
+      if (claim_.compare_exchange_weak(c, c - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        job = q.jobs_ - remaining(c);
+        ++q.count_;
+        return true;
+      }
+    return false;
+  }
+
+ private:
+  Pool() = default;
+
+  void grow(int want) {
+    want = std::min(want, kMaxWorkers);
+    while (static_cast<int>(workers_.size()) < want) workers_.emplace_back([this] { work(); });
+  }
+
+  // Caller: wait until every claimed job is finished (spin, then sleep).
+  void wait_done(std::int64_t jobs) {
+    const std::int64_t deadline = now_ns() + kCallerSpinNs;
+    for (int i = 0; done_.load(std::memory_order_acquire) != jobs; ++i) {
+      cpu_relax();
+      if ((i & 63) == 63 && now_ns() > deadline) {
+        std::unique_lock<std::mutex> lk(m_);
+        caller_sleeping_.store(true, std::memory_order_seq_cst);
+        while (done_.load(std::memory_order_seq_cst) != jobs) done_cv_.wait(lk);
+        caller_sleeping_.store(false, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+
+  // Caller: was the team worth it? The partners' jobs saved about (their count x the caller's
+  // mean job time); the wait for their last jobs was lost. If the loss wins, run alone for a
+  // while; a probe that goes well restores the team at once.
+  void judge(std::int64_t mine, std::int64_t jobs, std::int64_t busy_ns, std::int64_t wait_ns) {
+    const bool starved =
+        wait_ns > kStarvedWaitNs && mine > 0 && wait_ns > (jobs - mine) * (busy_ns / mine);
+    if (!starved) {
+      if (probing_) solo_ms_ = 0;
+      probing_ = false;
+      return;
+    }
+    solo_ms_ = solo_ms_ == 0 ? kSoloMinMs : std::min(kSoloMaxMs, 2 * solo_ms_);
+    solo_until_ns_ = now_ns() + solo_ms_ * 1'000'000;
+    probing_ = false;
+  }
+
+  // Worker: wait for an open region with a free seat, join it, run, repeat.
+  void work() noexcept {
+    for (;;) {
+      if (!wait_work()) return;
+      std::uint64_t c = claim_.load(std::memory_order_relaxed);
+      bool joined = false;
+      while (remaining(c) > 0 && seats(c) > 0)
+        if (claim_.compare_exchange_weak(c, c - 1 - kOneSeat, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+          joined = true;
+          break;
+        }
+      if (!joined) continue;
+      Jobs q;
+      q.pool_ = this;
+      q.jobs_ = jobs_;  // safe: our unfinished job keeps the region open
+      q.first_ = q.jobs_ - remaining(c);
+      q.count_ = 1;
+      invoke_(body_, q);
+      if (done_.fetch_add(q.count_, std::memory_order_seq_cst) + q.count_ == q.jobs_ &&
+          caller_sleeping_.load(std::memory_order_seq_cst)) {
+        std::lock_guard<std::mutex> lk(m_);
+        done_cv_.notify_one();
+      }
+    }
+  }
+
+  bool open() const {
+    const std::uint64_t c = claim_.load(std::memory_order_seq_cst);
+    return remaining(c) > 0 && seats(c) > 0;
+  }
+
+  bool wait_work() {
+    const std::int64_t deadline = now_ns() + kWorkerSpinNs;
+    for (int i = 0;; ++i) {
+      if (open()) return true;
+      if (stop_.load(std::memory_order_relaxed)) return false;
+      cpu_relax();
+      if ((i & 63) == 63 && now_ns() > deadline) break;
+    }
+    std::unique_lock<std::mutex> lk(m_);
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    while (!open() && !stop_.load()) work_cv_.wait(lk);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    return !stop_.load();
+  }
+
+  std::atomic<bool> owned_{false};
+  std::atomic<std::uint64_t> claim_{0};
+  std::atomic<std::int64_t> done_{0};
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> caller_sleeping_{false}, stop_{false};
+  std::mutex m_;
+  std::condition_variable work_cv_, done_cv_;
+  // The open region (written by its owner before claim_ publishes it).
+  void* body_ = nullptr;
+  void (*invoke_)(void*, Jobs&) = nullptr;
+  std::int64_t jobs_ = 0;
+  // Owner only.
+  std::vector<std::thread> workers_;
+  std::int64_t solo_until_ns_ = 0, solo_ms_ = 0;
+  bool probing_ = false;
+};
+
+}  // namespace pool_detail
+
+inline bool Jobs::next(std::int64_t& job) {
+  if (first_ >= 0) {
+    job = first_;
+    first_ = -1;
+    return true;
+  }
+  if (!pool_) {
+    if (local_ >= jobs_) return false;
+    job = local_++;
+    ++count_;
+    return true;
+  }
+  return pool_->claim(*this, job);
 }
-inline int team_size() {
-#ifdef _OPENMP
-  return omp_get_num_threads();
-#else
-  return 1;
-#endif
+
+// Runs body(Jobs&) on up to nt threads (the caller included) until jobs 0..jobs-1 are done.
+// body is entered only by participants that got a job; it must not throw (as an OpenMP region).
+template <class F>
+void parallel_for(int nt, std::int64_t jobs, F&& body) {
+  if (jobs <= 0) return;
+  const auto alone = [&] {
+    Jobs q;
+    q.jobs_ = jobs;
+    body(q);
+  };
+  if (nt <= 1 || jobs == 1) return alone();
+  pool_detail::Pool& pool = pool_detail::Pool::instance();
+  if (!pool.try_own()) return alone();
+  if (pool.solo_now()) {
+    pool.disown();
+    return alone();
+  }
+  pool.run(nt, jobs, body);
+  pool.disown();
+}
+
+// The common case: f(j) for every job j.
+template <class F>
+void parallel_for_each(int nt, std::int64_t jobs, F&& f) {
+  parallel_for(nt, jobs, [&](Jobs& q) {
+    for (std::int64_t j; q.next(j);) f(j);
+  });
 }
 
 }  // namespace yv9

@@ -40,7 +40,7 @@ View<const T> cview(const Tensor<T>& t) {
 }
 
 // Run-time knobs passed down every forward call. The network is the one owner of threads:
-// kernels parallelise with `#pragma omp ... num_threads(ctx.threads)` and never nest.
+// kernels parallelise with parallel_for (core/threads.hpp) on up to ctx.threads threads and never nest.
 struct Context {
   int threads = 1;
 

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/threads.hpp"
 #include "../core/view.hpp"
 #include "gemm.hpp"
 #include "sgemm.hpp"
@@ -123,22 +124,19 @@ inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, c
   std::vector<float> vtrans(static_cast<std::size_t>(d * Lk));
   for (std::int64_t j = 0; j < Lk; ++j)
     for (std::int64_t k = 0; k < d; ++k) vtrans[static_cast<std::size_t>(k * Lk + j)] = V[j * d + k];
-#pragma omp parallel for schedule(static) num_threads(ctx.threads)
-  for (std::int64_t b = 0; b < kblocks; ++b) {
+  parallel_for_each(ctx.threads, kblocks, [&](std::int64_t b) {
     const std::int64_t c0 = b * kKeys, nk = std::min(kKeys, Lk - c0);
     pack_a_strided(kt[static_cast<std::size_t>(b)], K + c0, nk, d, 1, Lk);  // K^T: A[key][dim] = K[dim][key]
     pack_a(vt[static_cast<std::size_t>(b)], vtrans.data() + c0, d, nk, Lk);
-  }
+  });
   std::vector<float>().swap(vtrans);
   const std::int64_t npanels = kRows / kGemmNR;
-#pragma omp parallel num_threads(ctx.threads)
-  {
+  parallel_for(ctx.threads, rblocks, [&](Jobs& q) {
     std::vector<float> qpanels(static_cast<std::size_t>(npanels * d * kGemmNR));
     std::vector<float> st(static_cast<std::size_t>(npanels * kKeys * kGemmNR));  // S^T / P^T panels
     std::vector<float> scratch(gemm_scratch_floats(kGemmNR));
     std::vector<float> ot(static_cast<std::size_t>(d * kRows)), m(kRows), l(kRows), corr(kRows);
-#pragma omp for schedule(static)
-    for (std::int64_t rb = 0; rb < rblocks; ++rb) {
+    for (std::int64_t rb; q.next(rb);) {
       const std::int64_t r0 = rb * kRows, nr = std::min(kRows, rows - r0);
       // (scale * Q_blk)^T as packed-B panels [panel][d][NR], zero beyond the last row
       for (std::int64_t p = 0; p < npanels; ++p)
@@ -175,7 +173,7 @@ inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, c
         for (std::int64_t k = 0; k < d; ++k) O[(r0 + j) * d + k] = ot[static_cast<std::size_t>(k * kRows + j)] * inv;
       }
     }
-  }
+  });
 }
 
 // Heap bytes attention_tiled<T> holds at most for one call (an upper bound; tested).
@@ -200,13 +198,11 @@ void attention_tiled(const T* Q, std::int64_t rows, const T* K, const T* V, std:
                      T* O, const Context& ctx) {
   if constexpr (std::is_same_v<T, float>) return attention_sgemm(Q, rows, K, V, Lk, d, scale, O, ctx);
   const std::int64_t blocks = (rows + kAttnRowBlock - 1) / kAttnRowBlock;
-#pragma omp parallel num_threads(ctx.threads)
-  {
+  parallel_for(ctx.threads, blocks, [&](Jobs& q) {
     std::vector<T> S(static_cast<std::size_t>(kAttnRowBlock * kAttnColBlock));
     std::vector<T> acc(static_cast<std::size_t>(kAttnRowBlock * d));
     std::vector<T> m(kAttnRowBlock), l(kAttnRowBlock);
-#pragma omp for schedule(static)
-    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+    for (std::int64_t blk; q.next(blk);) {
       const std::int64_t r0 = blk * kAttnRowBlock, nr = std::min(kAttnRowBlock, rows - r0);
       std::fill(acc.begin(), acc.end(), T(0));
       std::fill(m.begin(), m.end(), -std::numeric_limits<T>::infinity());
@@ -239,7 +235,7 @@ void attention_tiled(const T* Q, std::int64_t rows, const T* K, const T* V, std:
         for (std::int64_t k = 0; k < d; ++k) O[(r0 + r) * d + k] = acc[r * d + k] * inv;
       }
     }
-  }
+  });
 }
 
 }  // namespace yv9::ops

@@ -19,6 +19,7 @@
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
+#include "../core/threads.hpp"
 #include "../core/view.hpp"
 #include "activation.hpp"
 #include "gemm.hpp"
@@ -108,12 +109,10 @@ struct Conv2d {
     const std::int64_t tw = tile_width(P), tiles = (P + tw - 1) / tw;
     const std::int64_t jobs = in.n * g.groups * tiles;
     const bool direct = g.pointwise();
-    [[maybe_unused]] const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
-#pragma omp parallel num_threads(nt)
-    {
+    const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
+    parallel_for(nt, jobs, [&](Jobs& q) {
       std::vector<T> cols(direct ? 0 : static_cast<std::size_t>(K * tw));
-#pragma omp for schedule(static)
-      for (std::int64_t job = 0; job < jobs; ++job) {
+      for (std::int64_t job; q.next(job);) {
         const std::int64_t tile = job % tiles, grp = (job / tiles) % g.groups, b = job / (tiles * g.groups);
         const std::int64_t j0 = tile * tw, nt = std::min(tw, P - j0);
         const T* src = in.plane(b, grp * g.cin_g());
@@ -131,7 +130,7 @@ struct Conv2d {
         gemm<T>(Mg, nt, K, weight.data() + grp * Mg * K, K, B, ldb, dst, P);
         epilogue(dst, P, grp * Mg, Mg, nt);
       }
-    }
+    });
   }
 
   static EpiAct epi_act(const Activation& a, bool& separate) {
@@ -153,7 +152,7 @@ struct Conv2d {
   // same bits (sgemm's contract), so neither the thread count nor this heuristic changes results.
   void forward_sgemm(View<const T> in, View<T> out, const Context& ctx) const {
     const std::int64_t Wo = g.out_w(in.w), P = g.out_h(in.h) * Wo, Mg = g.cout_g();
-    [[maybe_unused]] const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
+    const int nt = ctx.threads_for(in.n * g.macs(in.h, in.w), kGrainMacs);
     const std::int64_t outer = in.n * g.groups;
     // Column tiles hold whole NR panels (the last one the partial panel); tile t covers panels
     // [t * panels / tiles, (t + 1) * panels / tiles), so tiles differ by at most one panel and a
@@ -177,11 +176,9 @@ struct Conv2d {
     epi.act = epi_act(act, separate);
     epi.slope = static_cast<float>(act.slope);
     const bool direct = g.pointwise();
-#pragma omp parallel num_threads(nt)
-    {
+    parallel_for(nt, jobs, [&](Jobs& q) {
       float* const scratch = gemm_thread_scratch(gemm_scratch_floats(nc));
-#pragma omp for schedule(static)
-      for (std::int64_t job = 0; job < jobs; ++job) {
+      for (std::int64_t job; q.next(job);) {
         std::int64_t r = job;
         const std::int64_t tile = r % tiles;
         r /= tiles;
@@ -217,7 +214,7 @@ struct Conv2d {
         if (separate)
           for (std::int64_t i = 0; i < mc; ++i) act.apply(C + (m0 + i) * P + j0, ncols);
       }
-    }
+    });
   }
 
   // cols[(ci*kh + ky)*kw + kx][j] = input value under tap (ky,kx) of output pixel j0+j, or 0 in padding.

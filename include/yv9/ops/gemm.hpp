@@ -8,12 +8,10 @@
 #pragma once
 #include <cstdint>
 
-// One owner of threads: yv9 parallelises over tiles itself, so Eigen's own OpenMP GEMM must stay
-// off (it would split products by the thread count and change rounding between 1 and N threads).
-// The CMake target defines this; the fallback covers builds that include us first without it.
-#if !defined(EIGEN_DONT_PARALLELIZE) && !defined(EIGEN_CORE_H)
-#define EIGEN_DONT_PARALLELIZE
-#endif
+// One owner of threads: yv9 parallelises over tiles itself. Eigen's GEMM parallelises on its own
+// only in programs compiled with OpenMP, and then results would depend on the thread count; such a
+// program should define EIGEN_DONT_PARALLELIZE in all of its translation units (we cannot define
+// it here: Eigen compiled two ways in one program breaks the one-definition rule).
 #include <Eigen/Core>
 #if defined(EIGEN_HAS_OPENMP)
 #pragma message("yv9: Eigen was included with OpenMP parallel products enabled; define EIGEN_DONT_PARALLELIZE so results do not depend on the thread count")

@@ -40,13 +40,10 @@ inline T nan_max(T m, T v) {
   return (v > m || std::isnan(v)) ? v : m;
 }
 
-// f(src plane, dst plane) for every (image, channel) plane of in and out, the planes split
-// statically between nt threads.
+// f(src plane, dst plane) for every (image, channel) plane of in and out, on up to nt threads.
 template <class T, class F>
-void for_each_plane(View<const T> in, View<T> out, [[maybe_unused]] int nt, F&& f) {
-  const std::int64_t planes = in.n * in.c;
-#pragma omp parallel for schedule(static) num_threads(nt)
-  for (std::int64_t pl = 0; pl < planes; ++pl) f(in.plane(pl / in.c, pl % in.c), out.plane(pl / in.c, pl % in.c));
+void for_each_plane(View<const T> in, View<T> out, int nt, F&& f) {
+  parallel_for_each(nt, in.n * in.c, [&](std::int64_t pl) { f(in.plane(pl / in.c, pl % in.c), out.plane(pl / in.c, pl % in.c)); });
 }
 
 // Square window k, stride s, padding p (with -inf padding): rows then columns.
@@ -93,16 +90,14 @@ void max_pool2d_separable(const T* src, T* dst, std::int64_t H, std::int64_t W, 
 template <class T>
 void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
   const std::int64_t planes = in.n * in.c;
-  [[maybe_unused]] const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
+  const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
   if (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw && g.kh > 1) {
-#pragma omp parallel num_threads(nt)
-    {
+    parallel_for(nt, planes, [&](Jobs& q) {
       std::vector<T> tmp(static_cast<std::size_t>(in.h * out.w));
-#pragma omp for schedule(static)
-      for (std::int64_t pl = 0; pl < planes; ++pl)
+      for (std::int64_t pl; q.next(pl);)
         max_pool2d_separable(in.plane(pl / in.c, pl % in.c), out.plane(pl / in.c, pl % in.c), in.h, in.w, out.h, out.w,
                              g.kh, g.sh, g.ph, tmp.data());
-    }
+    });
     return;
   }
   for_each_plane(in, out, nt, [&](const T* src, T* dst) {
@@ -192,8 +187,8 @@ void resize_nearest(View<const T> in, View<T> out, const Context& ctx) {
   });
 }
 
-// torch.cat(dim=1): each input's planes copied into its channel range of out, the threads
-// splitting the bytes of every image evenly (a neck concat moves megabytes).
+// torch.cat(dim=1): each input's planes copied into its channel range of out, the concatenated
+// element range cut into equal chunks for the threads (a neck concat moves megabytes).
 template <class T>
 void concat_channels(const std::vector<View<const T>>& in, View<T> out, const Context& ctx) {
   struct Piece {
@@ -215,19 +210,18 @@ void concat_channels(const std::vector<View<const T>>& in, View<T> out, const Co
   }
   std::int64_t total = 0;
   for (const Piece& p : pieces) total += p.count;
-  [[maybe_unused]] const int nt = ctx.threads_for(total, kGrainElems * 4);
-#pragma omp parallel num_threads(nt)
-  {
-    const int tid = thread_index(), team = team_size();
-    // this thread's share [lo, hi) of the concatenated element range
-    const std::int64_t lo = total * tid / team, hi = total * (tid + 1) / team;
+  const int nt = ctx.threads_for(total, kGrainElems * 4);
+  // A few chunks per thread, so a thread that lost its core leaves only a small one behind.
+  const std::int64_t chunks = nt <= 1 ? 1 : std::min<std::int64_t>(4 * nt, std::max<std::int64_t>(nt, total / kGrainElems));
+  parallel_for_each(nt, chunks, [&](std::int64_t k) {
+    const std::int64_t lo = total * k / chunks, hi = total * (k + 1) / chunks;  // chunk k of the element range
     std::int64_t at = 0;
     for (const Piece& p : pieces) {
       const std::int64_t a = std::max(lo, at), e = std::min(hi, at + p.count);
       if (a < e) std::memcpy(p.dst + (a - at), p.src + (a - at), static_cast<std::size_t>(e - a) * sizeof(T));
       at += p.count;
     }
-  }
+  });
 }
 
 // dst (+)= src, same shape, plane by plane (views may be channel slices).

@@ -361,8 +361,9 @@ inline std::size_t gemm_scratch_floats(std::int64_t nc) {
 // This thread's packing scratch of at least `floats` floats, reused by every later call on the
 // thread (it only grows, to the largest tile the thread has packed: 256 KiB for convolutions), so
 // no convolution pays for allocating, zeroing and page-faulting a fresh block. Contents are
-// whatever the last user left: BPackers overwrite all they hand to the kernels. (The library's one
-// piece of global state, and deliberately so: a per-thread cache that no result can observe.)
+// whatever the last user left: BPackers overwrite all they hand to the kernels. (Global state, and
+// deliberately so: a per-thread cache that no result can observe; the thread pool's workers
+// (core/threads.hpp) live as long as the process, so theirs is allocated once.)
 inline float* gemm_thread_scratch(std::size_t floats) {
   thread_local std::vector<float, AlignedAllocator<float>> buf;
   if (buf.size() < floats) {
