@@ -25,6 +25,9 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 # Header-only packages from the host (explicit *_DIR are used as given, not re-rooted).
 set(Eigen3_DIR /usr/share/eigen3/cmake CACHE PATH "host Eigen3 config (header-only)")
 set(doctest_DIR ${CMAKE_CURRENT_LIST_DIR}/host-doctest CACHE PATH "doctest headers without /usr/include")
+# stb is header-only too; its folder holds nothing but stb's headers, so the host's is safe to use
+# (find_path would search the target sysroot only).
+set(STB_INCLUDE_DIR /usr/include/stb CACHE PATH "host stb headers (header-only)")
 
 # add_test() commands naming a target are prefixed with this, so plain `ctest` runs them in qemu.
 find_program(YV9_QEMU_AARCH64 qemu-aarch64)
