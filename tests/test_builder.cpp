@@ -110,3 +110,23 @@ TEST_CASE("builder: depth gain, width gain and repeats") {
   CHECK(m.info[2].channels == 16);
   CHECK(m.head == -1);
 }
+
+TEST_CASE("builder: arguments print as Python's repr prints them") {
+  using io::Json;
+  CHECK(model::py_repr(Json()) == "None");
+  CHECK(model::py_repr(Json(true)) == "True");
+  CHECK(model::py_repr(Json(-3)) == "-3");
+  CHECK(model::py_repr(Json::number(1.0, false, 0)) == "1.0");
+  CHECK(model::py_repr(Json::number(0.1, false, 0)) == "0.1");
+  CHECK(model::py_repr(Json::number(1e-5, false, 0)) == "1e-05");
+  CHECK(model::py_repr(Json::number(1e16, false, 0)) == "1e+16");
+  CHECK(model::py_repr(Json::number(123456789012.5, false, 0)) == "123456789012.5");
+  CHECK(model::py_repr(Json("nearest")) == "'nearest'");
+  CHECK(model::py_repr(Json("it's")) == "\"it's\"");
+  CHECK(model::py_repr(Json("a'b\"c")) == "'a\\'b\"c'");
+  CHECK(model::py_repr(Json(Json::Array{Json(1), Json(Json::Array{Json(), Json("x")})})) == "[1, [None, 'x']]");
+  CHECK(model::py_repr(Json::object().set("k", 1)) == "{'k': 1}");
+  // Through the yaml reader: what a config row's arguments print as.
+  const Json row = io::parse_yaml("[None, 2, 'nearest', 0.50, 1.5e+3, true]", "t.yaml");
+  CHECK(model::py_repr(row) == "['None', 2, 'nearest', 0.5, 1500.0, True]");
+}

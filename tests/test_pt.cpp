@@ -176,12 +176,13 @@ TEST_CASE("pt: the tiny model's config is upstream-shaped yaml") {
   CHECK(y.find("  - [[3], 1, DDetect, [nc]]\n") != std::string::npos);
   CHECK(y.find("activation: nn.LeakyReLU(0.1)\n") != std::string::npos);
   // The engine's yaml reader takes it back.
-  const YamlNode doc = parse_yaml(y, "config");
+  const yv9::io::Json doc = parse_yaml(y, "config");
   REQUIRE(doc.find("head"));
-  REQUIRE(doc.find("head")->items.size() == 3);
-  CHECK(doc.find("head")->items[0].items[2].scalar == "nn.Upsample");
-  CHECK(doc.find("head")->items[0].items[3].items[2].scalar == "nearest");
-  CHECK(doc.find("note")->scalar == "it's: odd");
+  REQUIRE(doc.find("head")->size() == 3);
+  const yv9::io::Json::Array& row0 = doc.find("head")->as_array()[0].as_array();
+  CHECK(row0[2].as_string() == "nn.Upsample");
+  CHECK(row0[3].as_array()[2].as_string() == "nearest");
+  CHECK(doc.find("note")->as_string() == "it's: odd");
   CHECK(detail::YamlEmitter::py_float(1.0) == "1.0");
   CHECK(detail::YamlEmitter::py_float(0.33) == "0.33");
   CHECK(detail::YamlEmitter::py_float(1e-5) == "1.0e-05");

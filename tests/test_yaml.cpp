@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <yv9/io/yaml.hpp>
 
+#include <cmath>
+
 #include "support.hpp"
 
 using yv9::io::parse_yaml;
-using yv9::io::YamlNode;
+using yv9::io::Json;
 
 TEST_CASE("yaml: upstream-style config with multi-line flow lists and comments") {
   const char* text =
@@ -22,23 +24,73 @@ TEST_CASE("yaml: upstream-style config with multi-line flow lists and comments")
       "  ]\n"
       "head:\n"
       "  - [[15, 18, 21], 1, DDetect, [nc]]\n";
-  YamlNode root = parse_yaml(text, "t.yaml");
-  REQUIRE(root.is_map());
-  CHECK(root.find("nc")->scalar == "80");
-  CHECK(root.find("activation")->scalar == "nn.LeakyReLU(0.1)");
-  const YamlNode* bb = root.find("backbone");
-  REQUIRE(bb->is_seq());
-  REQUIRE(bb->items.size() == 4);
-  CHECK(bb->items[0].items[3].is_seq());
-  CHECK(bb->items[0].items[3].items.empty());
-  CHECK(bb->items[1].items[2].scalar == "Conv");
-  CHECK(bb->items[2].items[0].items[1].scalar == "6");
-  CHECK(bb->items[3].items[3].items[2].scalar == "nearest");
-  CHECK(bb->items[3].items[3].items[2].quoted);
-  CHECK(bb->items[1].line == 9);
-  const YamlNode* head = root.find("head");
-  REQUIRE(head->is_seq());
-  CHECK(head->items[0].items[3].items[0].scalar == "nc");
+  Json root = parse_yaml(text, "t.yaml");
+  REQUIRE(root.is_object());
+  CHECK(root.find("nc")->as_int() == 80);
+  CHECK(root.find("depth_multiple")->as_double() == 1.0);
+  CHECK(!root.find("depth_multiple")->is_integer());
+  CHECK(root.find("activation")->as_string() == "nn.LeakyReLU(0.1)");
+  const Json* bb = root.find("backbone");
+  REQUIRE(bb->is_array());
+  REQUIRE(bb->size() == 4);
+  const Json::Array& rows = bb->as_array();
+  CHECK(rows[0].as_array()[3].is_array());
+  CHECK(rows[0].as_array()[3].size() == 0);
+  CHECK(rows[1].as_array()[2].as_string() == "Conv");
+  CHECK(rows[1].as_array()[0].as_int() == -1);
+  CHECK(rows[2].as_array()[0].as_array()[1].as_int() == 6);
+  CHECK(rows[3].as_array()[3].as_array()[0].as_string() == "None");  // safe_load: None is a string
+  CHECK(rows[3].as_array()[3].as_array()[2].as_string() == "nearest");
+  CHECK(rows[1].origin.line == 9);
+  CHECK(rows[1].as_array()[2].origin.line == 9);
+  CHECK(rows[1].as_array()[2].origin.col == 12);
+  const Json* head = root.find("head");
+  REQUIRE(head->is_array());
+  CHECK(head->as_array()[0].as_array()[3].as_array()[0].as_string() == "nc");
+}
+
+TEST_CASE("yaml: scalars are typed as yaml.safe_load types them") {
+  const Json d = parse_yaml(
+      "a: [~, null, Null, NULL, true, False, TRUE, 0, -7, +3, 1.5, -2e-3, 1e3, .inf, -.inf, .nan]\n"
+      "b: ['1', \"true\", None, none, 12345678901234567890, nn.SiLU()]\n"
+      "c: {x: 1, 'y': two}\n",
+      "t.yaml");
+  const Json::Array& a = d.find("a")->as_array();
+  REQUIRE(a.size() == 16);
+  for (int k = 0; k < 4; ++k) CHECK(a[k].is_null());
+  CHECK(a[4].as_bool());
+  CHECK(!a[5].as_bool());
+  CHECK(a[6].as_bool());
+  CHECK(a[7].as_int() == 0);
+  CHECK(a[8].as_int() == -7);
+  CHECK(a[9].as_int() == 3);
+  CHECK((a[10].as_double() == 1.5 && !a[10].is_integer()));
+  CHECK(a[11].is_string());  // PyYAML's floats need a dot: -2e-3 and 1e3 are strings
+  CHECK(a[12].is_string());
+  CHECK(std::isinf(a[13].as_double()));
+  CHECK(a[14].as_double() < 0);
+  CHECK(std::isnan(a[15].as_double()));
+  // YAML 1.1 as PyYAML reads it: yes/no/on/off, octal, hex, binary, underscores, base 60.
+  const Json::Array& b = parse_yaml("b: [yes, Off, 010, 0x1F, 0b101, 1_000, 1:30, 1.5e+3, .5, 09, 1.2.3]\n", "t.yaml")
+                             .find("b")
+                             ->as_array();
+  CHECK(b[0].as_bool());
+  CHECK(!b[1].as_bool());
+  CHECK(b[2].as_int() == 8);
+  CHECK(b[3].as_int() == 31);
+  CHECK(b[4].as_int() == 5);
+  CHECK(b[5].as_int() == 1000);
+  CHECK(b[6].as_int() == 90);
+  CHECK(b[7].as_double() == 1500.0);
+  CHECK(b[8].as_double() == 0.5);
+  CHECK(b[9].as_string() == "09");
+  CHECK(b[10].as_string() == "1.2.3");
+  // Quoted scalars stay strings; so do names and integers too large for int64.
+  for (const Json& s : d.find("b")->as_array()) CHECK(s.is_string());
+  const Json* c = d.find("c");
+  REQUIRE(c->is_object());
+  CHECK(c->find("x")->as_int() == 1);
+  CHECK(c->find("y")->as_string() == "two");
 }
 
 TEST_CASE("yaml: every shared config parses" * doctest::test_suite("fixtures")) {
@@ -46,14 +98,14 @@ TEST_CASE("yaml: every shared config parses" * doctest::test_suite("fixtures")) 
   for (const char* name : {"gelan-c", "gelan-e", "gelan-m", "gelan-s", "gelan-t", "gelan", "gelan-t-MMQA", "yolov9-c",
                            "yolov9-e", "yolov9-m", "yolov9-s", "yolov9-t", "yolov9", "yolov9-c-MMQARepNCSPELAN4"}) {
     CAPTURE(name);
-    YamlNode root = yv9::io::load_yaml(yv9test::fixtures_dir() + "/configs/" + name + ".yaml");
-    REQUIRE(root.is_map());
+    Json root = yv9::io::load_yaml(yv9test::fixtures_dir() + "/configs/" + name + ".yaml");
+    REQUIRE(root.is_object());
     REQUIRE(root.find("backbone"));
     REQUIRE(root.find("head"));
     for (const auto* part : {root.find("backbone"), root.find("head")})
-      for (const auto& layer : part->items) {
-        REQUIRE(layer.is_seq());
-        CHECK(layer.items.size() == 4);
+      for (const auto& layer : part->as_array()) {
+        REQUIRE(layer.is_array());
+        CHECK(layer.size() == 4);
       }
   }
 }

@@ -15,7 +15,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    const yv9::io::YamlNode root = yv9::io::parse_yaml(text, "fuzz.yaml");
+    const yv9::io::Json root = yv9::io::parse_yaml(text, "fuzz.yaml");
     const yv9::model::ModelConfig cfg = yv9::model::parse_config(root, "fuzz.yaml");
     yv9::weights::Binder spec;
     yv9::model::BuiltModel<float> built = yv9::model::build<float>(cfg, spec);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A small, strict JSON reader and writer (RFC 8259), enough for weight-file headers, fixture
-// descriptions and detections.json.
+// descriptions and detections.json. Json is also the library's one dynamic value tree: the yaml
+// reader (yaml.hpp) produces it too, typed as yaml.safe_load types scalars.
 //
 // Reading: parse_json(text, label) -> Json. Strict: no comments, no trailing commas, no NaN, no
 // leading BOM, no duplicate object keys, UTF-8 validated, \u escapes (surrogate pairs included)
@@ -64,6 +65,13 @@ class Json {
     j.v_ = Number{d, i, is_integer};
     return j;
   }
+
+  // Where the value was read from: 1-based line and column in a yaml file (yaml.hpp sets it, for
+  // error messages); 0 for values built in code or read from JSON, whose errors carry byte offsets.
+  struct Origin {
+    int line = 0, col = 0;
+  };
+  Origin origin;
 
   Type type() const { return static_cast<Type>(v_.index()); }
   bool is_null() const { return type() == Type::Null; }

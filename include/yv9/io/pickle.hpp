@@ -18,6 +18,11 @@
 //   BINPERSID pid         -> a PersId value wrapping pid (the caller resolves it)
 // Objects may also receive SETITEMS/APPENDS (dict and list subclasses); they are kept in order.
 //
+// PyObject is deliberately not io::Json, the library's value tree: it is the unpickling machine's own
+// object model (tuples, globals, persistent ids, objects with state, integers of any size, cycles
+// through the memo), which only checkpoint.hpp reads, turning what it needs into tensors, yaml text
+// and JSON metadata.
+//
 // Memory: all values live in one arena owned by the returned Pickle (cycles are harmless), and
 // pointers stay valid as long as it does. Limits bound the number of values, the memo, the stack
 // and MARK nesting; strings are never longer than the bytes that remain. Errors are FormatError /

@@ -5,8 +5,15 @@
 //   quoted scalars, `#` comments, a leading `---`.
 // Anything else (tabs in indentation, anchors, aliases, tags, multi-line plain scalars, block
 // scalars `|`/`>`, duplicate keys, several documents) is refused with `file:line:col: message`.
+//
+// The result is an io::Json tree, typed as yaml.safe_load types it: quoted scalars are strings, plain
+// ones null / bool / int / float when they read as such (yaml_plain_scalar), else strings; mapping
+// keys are kept as the text written. Every node's `origin` holds its line and column.
 #pragma once
+#include <climits>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,28 +22,150 @@
 
 #include "../core/error.hpp"
 #include "file.hpp"
+#include "json.hpp"
 
 namespace yv9::io {
 
-struct YamlNode {
-  enum class Kind { Null, Scalar, Seq, Map };
-  Kind kind = Kind::Null;
-  std::string scalar;  // Scalar
-  bool quoted = false;  // Scalar was quoted: never a number/null/bool
-  std::vector<YamlNode> items;  // Seq
-  std::vector<std::pair<std::string, YamlNode>> map;  // Map, in file order
-  int line = 0, col = 0;  // 1-based position of the node
+namespace detail {
 
-  bool is_scalar() const { return kind == Kind::Scalar; }
-  bool is_seq() const { return kind == Kind::Seq; }
-  bool is_map() const { return kind == Kind::Map; }
-  bool is_null() const { return kind == Kind::Null; }
-  const YamlNode* find(const std::string& key) const {
-    for (const auto& kv : map)
-      if (kv.first == key) return &kv.second;
-    return nullptr;
+// PyYAML's implicit resolvers (YAML 1.1, what yaml.safe_load applies to plain scalars), written out
+// by hand rather than with std::regex, whose recursion a long scalar can drive off the stack.
+struct Yaml11Number {
+  const std::string& s;
+  std::size_t p = 0;
+
+  static bool digit(char c, int base) {
+    if (base == 16) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return c >= '0' && c < static_cast<char>('0' + base);
+  }
+  static int value(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; }
+  // [digits of base, '_']* from p, accumulated into v (false on int64 overflow).
+  bool run(int base, std::int64_t& v) {
+    for (; p < s.size() && (s[p] == '_' || digit(s[p], base)); ++p) {
+      if (s[p] == '_') continue;
+      if (v > (INT64_MAX - value(s[p])) / base) return false;
+      v = v * base + value(s[p]);
+    }
+    return true;
+  }
+  // (:[0-5]?[0-9])+ from p, folding into v base 60; false when absent or malformed.
+  bool sexagesimal(std::int64_t& v) {
+    bool any = false;
+    while (p < s.size() && s[p] == ':') {
+      ++p;
+      std::size_t q = p;
+      while (q < s.size() && q - p < 2 && s[q] >= '0' && s[q] <= '9') ++q;
+      if (q == p || (q - p == 2 && s[p] > '5')) return false;
+      const int part = std::atoi(s.substr(p, q - p).c_str());
+      if (v > (INT64_MAX - part) / 60) return false;
+      v = v * 60 + part;
+      p = q;
+      any = true;
+    }
+    return any;
+  }
+
+  // int: [-+]?(0b[01_]+ | 0[0-7_]+ | 0 | [1-9][0-9_]* | 0x[0-9a-fA-F_]+ | [1-9][0-9_]*(:[0-5]?[0-9])+)
+  bool as_int(std::int64_t& out) {
+    p = 0;
+    const bool neg = !s.empty() && s[0] == '-';
+    if (!s.empty() && (s[0] == '-' || s[0] == '+')) ++p;
+    if (p >= s.size() || !digit(s[p], 10)) return false;
+    std::int64_t v = 0;
+    if (s[p] == '0') {
+      ++p;
+      if (p == s.size()) {
+        out = 0;
+        return true;
+      }
+      int base = 8;
+      if (s[p] == 'b') base = 2, ++p;
+      else if (s[p] == 'x') base = 16, ++p;
+      const std::size_t start = p;
+      if (!run(base, v) || p == start || p != s.size()) return false;
+    } else {
+      if (!run(10, v)) return false;
+      if (p < s.size() && !(s[p] == ':' && sexagesimal(v) && p == s.size())) return false;
+    }
+    out = neg ? -v : v;
+    return true;
+  }
+
+  // float: [-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)? | \.[0-9][0-9_]*([eE][-+][0-9]+)?
+  //        | [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]* | [-+]?\.(inf|Inf|INF) | \.(nan|NaN|NAN)
+  bool as_float(double& out) {
+    if (s == ".nan" || s == ".NaN" || s == ".NAN") {
+      out = NAN;
+      return true;
+    }
+    p = 0;
+    const bool neg = !s.empty() && s[0] == '-';
+    const bool signed_ = !s.empty() && (s[0] == '-' || s[0] == '+');
+    if (signed_) ++p;
+    const std::string rest = s.substr(p);
+    if (rest == ".inf" || rest == ".Inf" || rest == ".INF") {
+      out = neg ? -HUGE_VAL : HUGE_VAL;
+      return true;
+    }
+    std::string plain = neg ? "-" : "";  // the literal without underscores, for strtod
+    std::int64_t whole = 0;
+    bool sexa = false;
+    if (p < s.size() && s[p] == '.') {
+      if (signed_ || p + 1 >= s.size() || !digit(s[p + 1], 10)) return false;
+    } else {
+      if (p >= s.size() || !digit(s[p], 10)) return false;
+      for (; p < s.size() && (s[p] == '_' || digit(s[p], 10)); ++p)
+        if (s[p] != '_') plain += s[p];
+      if (p < s.size() && s[p] == ':') {
+        whole = std::strtoll(plain.c_str(), nullptr, 10);
+        if (whole < 0) whole = -whole;
+        if (!sexagesimal(whole)) return false;
+        sexa = true;
+      }
+      if (p >= s.size() || s[p] != '.') return false;
+    }
+    std::string frac = ".";
+    for (++p; p < s.size() && (s[p] == '_' || digit(s[p], 10)); ++p)
+      if (s[p] != '_') frac += s[p];
+    if (sexa) {
+      if (p != s.size()) return false;
+      const double f = static_cast<double>(whole) + std::strtod(("0" + frac).c_str(), nullptr);
+      out = neg ? -f : f;
+      return true;
+    }
+    plain += frac;
+    if (p < s.size() && (s[p] == 'e' || s[p] == 'E')) {
+      plain += s[p++];
+      if (p >= s.size() || (s[p] != '-' && s[p] != '+')) return false;
+      plain += s[p++];
+      if (p >= s.size()) return false;
+      for (; p < s.size() && digit(s[p], 10); ++p) plain += s[p];
+    }
+    if (p != s.size()) return false;
+    out = std::strtod(plain.c_str(), nullptr);
+    return true;
   }
 };
+
+}  // namespace detail
+
+// A plain (unquoted) scalar typed as yaml.safe_load types it: null (`~`, `null`, empty), bool (`true`,
+// `yes`, `on`... in their three spellings), int (decimal, 0b, 0x, 0-octal, underscores, base-60
+// `1:30`), float (`1.5`, `.5`, `1.0e-05`, `.inf`, `.nan`; `1e3` has no dot and stays a string, as in
+// PyYAML), else the string itself. Integers of magnitude 2^63 or more stay strings. `origin` is left to the caller.
+inline Json yaml_plain_scalar(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Json();
+  for (const char* t : {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"})
+    if (s == t) return Json(true);
+  for (const char* f : {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"})
+    if (s == f) return Json(false);
+  detail::Yaml11Number num{s};
+  std::int64_t i = 0;
+  if (num.as_int(i)) return Json(i);
+  double d = 0;
+  if (num.as_float(d)) return Json::number(d, false, 0);
+  return Json(s);
+}
 
 struct YamlLimits {
   std::size_t max_bytes = 4u << 20;
@@ -48,7 +177,7 @@ class YamlParser {
   YamlParser(std::string text, std::string label, YamlLimits limits = {})
       : s_(std::move(text)), label_(std::move(label)), lim_(limits) {}
 
-  YamlNode parse() {
+  Json parse() {
     if (s_.size() > lim_.max_bytes)
       throw LimitError(label_ + ": yaml larger than " + std::to_string(lim_.max_bytes) + " bytes");
     for (std::size_t i = 0; i < s_.size(); ++i)
@@ -62,7 +191,7 @@ class YamlParser {
       expect_line_end();
       skip_blank_lines();
     }
-    YamlNode root;
+    Json root;
     if (!at_end()) root = parse_block(-1, 0);
     skip_blank_lines();
     if (!at_end()) fail("unexpected content (only one document with consistent indentation is supported)");
@@ -95,7 +224,7 @@ class YamlParser {
     throw ConfigError(label_ + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + msg);
   }
   [[noreturn]] void fail(const std::string& msg) const { fail_at(pos_, msg); }
-  void stamp(YamlNode& n, std::size_t p) const { where(p, n.line, n.col); }
+  void stamp(Json& n, std::size_t p) const { where(p, n.origin.line, n.origin.col); }
 
   bool line_rest_starts_with(const char* t) const { return s_.compare(pos_, std::char_traits<char>::length(t), t) == 0; }
 
@@ -169,22 +298,22 @@ class YamlParser {
   }
 
   // Parses the block node whose first line starts at pos_ (at a content line) with indent > parent.
-  YamlNode parse_block(int parent_indent, int depth) {
+  Json parse_block(int parent_indent, int depth) {
     if (depth > lim_.max_depth) fail("nesting deeper than " + std::to_string(lim_.max_depth));
     int ind = current_indent();
     if (ind <= parent_indent) fail("expected an indented block");
     pos_ += static_cast<std::size_t>(ind);
     if (is_seq_item()) return parse_block_seq(ind, depth);
     if (looks_like_key()) return parse_block_map(ind, depth);
-    YamlNode n = parse_inline_value(depth);
+    Json n = parse_inline_value(depth);
     expect_line_end();
     return n;
   }
 
-  YamlNode parse_block_seq(int ind, int depth) {
-    YamlNode n;
-    n.kind = YamlNode::Kind::Seq;
+  Json parse_block_seq(int ind, int depth) {
+    Json n = Json::array();
     stamp(n, pos_);
+    Json::Array& items = n.as_array();
     while (true) {
       // pos_ is at '-'
       ++pos_;
@@ -193,15 +322,15 @@ class YamlParser {
         expect_line_end();
         skip_blank_lines();
         if (at_end() || current_indent() <= ind)
-          n.items.emplace_back();  // `-` alone: null item
+          items.emplace_back();  // `-` alone: null item
         else
-          n.items.push_back(parse_block(ind, depth + 1));
+          items.push_back(parse_block(ind, depth + 1));
       } else if (looks_like_key()) {
         // `- key: value` starts a nested block map whose indent is the column of `key`.
         int col_ind = static_cast<int>(pos_ - line_start(pos_));
-        n.items.push_back(parse_block_map(col_ind, depth + 1));
+        items.push_back(parse_block_map(col_ind, depth + 1));
       } else {
-        n.items.push_back(parse_inline_value(depth + 1));
+        items.push_back(parse_inline_value(depth + 1));
         expect_line_end();
       }
       skip_blank_lines();
@@ -223,17 +352,15 @@ class YamlParser {
     return p;
   }
 
-  YamlNode parse_block_map(int ind, int depth) {
-    YamlNode n;
-    n.kind = YamlNode::Kind::Map;
+  Json parse_block_map(int ind, int depth) {
+    Json n = Json::object();
     stamp(n, pos_);
     while (true) {
       std::size_t key_pos = pos_;
       std::string key = parse_key();
-      for (const auto& kv : n.map)
-        if (kv.first == key) fail_at(key_pos, "duplicate key '" + key + "'");
+      if (n.find(key)) fail_at(key_pos, "duplicate key '" + key + "'");
       skip_spaces();
-      YamlNode value;
+      Json value;
       if (peek() == '#' || peek() == '\n' || peek() == '\r' || at_end()) {
         expect_line_end();
         skip_blank_lines();
@@ -249,12 +376,12 @@ class YamlParser {
               pos_ -= static_cast<std::size_t>(next);
           }
         }
-        if (value.kind == YamlNode::Kind::Null) stamp(value, key_pos);
+        if (value.is_null()) stamp(value, key_pos);
       } else {
         value = parse_inline_value(depth + 1);
         expect_line_end();
       }
-      n.map.emplace_back(std::move(key), std::move(value));
+      n.items().emplace_back(std::move(key), std::move(value));
       skip_blank_lines();
       if (at_end()) break;
       int next = current_indent();
@@ -300,23 +427,21 @@ class YamlParser {
     if (c == '@' || c == '`' || c == '%') fail_at(at, "reserved indicator '" + std::string(1, c) + "'");
   }
 
-  YamlNode parse_inline_value(int depth) {
+  Json parse_inline_value(int depth) {
     if (depth > lim_.max_depth) fail("nesting deeper than " + std::to_string(lim_.max_depth));
-    YamlNode n;
-    stamp(n, pos_);
     if (peek() == '[' || peek() == '{') return parse_flow(depth);
-    n.kind = YamlNode::Kind::Scalar;
+    const std::size_t start = pos_;
+    Json n;
     if (peek() == '\'' || peek() == '"') {
-      n.scalar = parse_quoted();
-      n.quoted = true;
-      return n;
+      n = Json(parse_quoted());
+    } else {
+      while (!at_end() && peek() != '\n' && !(peek() == '#' && pos_ > start && (s_[pos_ - 1] == ' ' || s_[pos_ - 1] == '\t')))
+        ++pos_;
+      const std::string text = trim(s_.substr(start, pos_ - start));
+      check_plain(text, start);
+      n = yaml_plain_scalar(text);
     }
-    std::size_t start = pos_;
-    while (!at_end() && peek() != '\n' && !(peek() == '#' && pos_ > start && (s_[pos_ - 1] == ' ' || s_[pos_ - 1] == '\t')))
-      ++pos_;
-    n.scalar = trim(s_.substr(start, pos_ - start));
-    check_plain(n.scalar, start);
-    if (n.scalar.empty()) n.kind = YamlNode::Kind::Null;
+    stamp(n, start);
     return n;
   }
 
@@ -334,13 +459,12 @@ class YamlParser {
     }
   }
 
-  YamlNode parse_flow(int depth) {
+  Json parse_flow(int depth) {
     if (depth > lim_.max_depth) fail("nesting deeper than " + std::to_string(lim_.max_depth));
-    YamlNode n;
-    stamp(n, pos_);
     const char open = peek(), close = open == '[' ? ']' : '}';
     const std::size_t open_pos = pos_;
-    n.kind = open == '[' ? YamlNode::Kind::Seq : YamlNode::Kind::Map;
+    Json n = open == '[' ? Json::array() : Json::object();
+    stamp(n, pos_);
     ++pos_;
     skip_flow_space();
     if (peek() == close) {
@@ -349,19 +473,20 @@ class YamlParser {
     }
     while (true) {
       if (at_end()) fail_at(open_pos, std::string("unterminated flow collection '") + open + "'");
-      if (n.kind == YamlNode::Kind::Seq) {
-        n.items.push_back(parse_flow_item(depth + 1));
+      if (n.is_array()) {
+        n.push_back(parse_flow_item(depth + 1));
       } else {
-        std::size_t key_pos = pos_;
-        YamlNode k = parse_flow_item(depth + 1, /*key=*/true);
-        if (!k.is_scalar()) fail_at(key_pos, "flow mapping keys must be scalars");
+        skip_flow_space();
+        const std::size_t key_pos = pos_;
+        if (peek() == '[' || peek() == '{') fail_at(key_pos, "flow mapping keys must be scalars");
+        std::string key;
+        if (!parse_flow_scalar(/*key=*/true, key) && key.empty()) fail_at(key_pos, "flow mapping keys must be scalars");
         skip_flow_space();
         if (peek() != ':') fail("expected ':' in flow mapping");
         ++pos_;
         skip_flow_space();
-        for (const auto& kv : n.map)
-          if (kv.first == k.scalar) fail_at(key_pos, "duplicate key '" + k.scalar + "'");
-        n.map.emplace_back(k.scalar, parse_flow_item(depth + 1));
+        if (n.find(key)) fail_at(key_pos, "duplicate key '" + key + "'");
+        n.items().emplace_back(std::move(key), parse_flow_item(depth + 1));
       }
       skip_flow_space();
       if (peek() == ',') {
@@ -382,16 +507,21 @@ class YamlParser {
     }
   }
 
-  YamlNode parse_flow_item(int depth, bool key = false) {
+  Json parse_flow_item(int depth) {
     skip_flow_space();
-    YamlNode n;
-    stamp(n, pos_);
     if (peek() == '[' || peek() == '{') return parse_flow(depth);
-    n.kind = YamlNode::Kind::Scalar;
+    const std::size_t start = pos_;
+    std::string text;
+    Json n = parse_flow_scalar(/*key=*/false, text) ? Json(std::move(text)) : yaml_plain_scalar(text);
+    stamp(n, start);
+    return n;
+  }
+
+  // Reads a scalar inside a flow collection into `text`; returns whether it was quoted.
+  bool parse_flow_scalar(bool key, std::string& text) {
     if (peek() == '\'' || peek() == '"') {
-      n.scalar = parse_quoted();
-      n.quoted = true;
-      return n;
+      text = parse_quoted();
+      return true;
     }
     std::size_t start = pos_;
     while (!at_end()) {
@@ -402,11 +532,10 @@ class YamlParser {
       if (c == '#' && pos_ > start && (s_[pos_ - 1] == ' ' || s_[pos_ - 1] == '\t')) break;
       ++pos_;
     }
-    n.scalar = trim(s_.substr(start, pos_ - start));
-    check_plain(n.scalar, start);
-    if (n.scalar.empty()) {
+    text = trim(s_.substr(start, pos_ - start));
+    check_plain(text, start);
+    if (text.empty()) {
       if (peek() == '[' || peek() == '{') fail("unexpected '" + std::string(1, peek()) + "'");
-      n.kind = YamlNode::Kind::Null;
       if (peek() == ',' || peek() == ']' || peek() == '}') fail("empty item in flow collection");
     }
     if (peek() == '\n') {
@@ -416,7 +545,7 @@ class YamlParser {
       if (p < s_.size() && s_[p] != ',' && s_[p] != ']' && s_[p] != '}' && s_[p] != '#' && s_[p] != ':')
         fail_at(p, "multi-line plain scalars are not supported");
     }
-    return n;
+    return false;
   }
 
   std::string parse_quoted() {
@@ -460,11 +589,11 @@ class YamlParser {
   }
 };
 
-inline YamlNode parse_yaml(const std::string& text, const std::string& label, YamlLimits limits = {}) {
+inline Json parse_yaml(const std::string& text, const std::string& label, YamlLimits limits = {}) {
   return YamlParser(text, label, limits).parse();
 }
 
-inline YamlNode load_yaml(const std::string& path, YamlLimits limits = {}) {
+inline Json load_yaml(const std::string& path, YamlLimits limits = {}) {
   return parse_yaml(read_text_file(path, limits.max_bytes, "a yaml file"), path, limits);
 }
 

@@ -23,7 +23,6 @@
 #include "../weights/binder.hpp"
 #include "config.hpp"
 #include "registry.hpp"
-#include "value.hpp"
 
 namespace yv9::model {
 
@@ -86,23 +85,23 @@ inline ops::Activation parse_activation(const std::string& text, const std::stri
   return a;
 }
 
-inline ModelConfig parse_config(const io::YamlNode& root, const std::string& label) {
+inline ModelConfig parse_config(const io::Json& root, const std::string& label) {
+  using io::Json;
   ModelConfig cfg;
   cfg.label = label;
-  if (!root.is_map()) throw ConfigError(label + ": a model config must be a mapping with 'backbone' and 'head'");
-  auto at = [&](const io::YamlNode& n) { return label + ":" + std::to_string(n.line) + ":" + std::to_string(n.col); };
+  if (!root.is_object()) throw ConfigError(label + ": a model config must be a mapping with 'backbone' and 'head'");
+  auto at = [&](const Json& n) { return label + ":" + std::to_string(n.origin.line) + ":" + std::to_string(n.origin.col); };
   auto number = [&](const char* key, double fallback) {
-    const io::YamlNode* n = root.find(key);
+    const Json* n = root.find(key);
     if (!n || n->is_null()) return fallback;
-    Value v = scalar_value(*n);
-    if (!v.is_number()) throw ConfigError(at(*n) + ": '" + key + "' must be a number");
-    return v.as_double();
+    if (!n->is_number()) throw ConfigError(at(*n) + ": '" + key + "' must be a number");
+    return n->as_double();
   };
-  const io::YamlNode* nc = root.find("nc");
+  const Json* nc = root.find("nc");
   if (!nc) throw ConfigError(label + ": missing 'nc'");
-  Value ncv = scalar_value(*nc);
-  if (!ncv.is_int() || ncv.i <= 0 || ncv.i > 100000) throw ConfigError(at(*nc) + ": 'nc' must be a positive integer");
-  cfg.nc = ncv.i;
+  if (!nc->is_integer() || nc->as_int() <= 0 || nc->as_int() > 100000)
+    throw ConfigError(at(*nc) + ": 'nc' must be a positive integer");
+  cfg.nc = nc->as_int();
   cfg.depth = number("depth_multiple", 1.0);
   cfg.width = number("width_multiple", 1.0);
   if (!(cfg.depth > 0 && cfg.depth < 100) || !(cfg.width > 0 && cfg.width < 100))
@@ -110,40 +109,40 @@ inline ModelConfig parse_config(const io::YamlNode& root, const std::string& lab
   const double ch = number("ch", 3);
   if (ch != std::floor(ch) || ch < 1 || ch > 4096) throw ConfigError(label + ": 'ch' must be a positive integer");
   cfg.ch = static_cast<std::int64_t>(ch);
-  if (const io::YamlNode* an = root.find("anchors")) {
-    Value v = scalar_value(*an);
-    if (v.is_int()) {
-      if (v.i < 0 || v.i > (1 << 20)) throw ConfigError(at(*an) + ": 'anchors' must be a count in 0..1048576 or a list");
-      cfg.na = v.i;
+  if (const Json* an = root.find("anchors")) {
+    if (an->is_integer()) {
+      if (an->as_int() < 0 || an->as_int() > (1 << 20))
+        throw ConfigError(at(*an) + ": 'anchors' must be a count in 0..1048576 or a list");
+      cfg.na = an->as_int();
+    } else if (an->is_array() && an->size() > 0 && an->as_array()[0].is_array()) {
+      cfg.na = static_cast<std::int64_t>(an->as_array()[0].size() / 2);
     }
-    else if (v.is_list() && !v.list.empty() && v.list[0].is_list()) cfg.na = static_cast<std::int64_t>(v.list[0].list.size() / 2);
   }
-  if (const io::YamlNode* a = root.find("activation")) {
+  if (const Json* a = root.find("activation")) {
     if (!a->is_null()) {
-      if (!a->is_scalar()) throw ConfigError(at(*a) + ": 'activation' must be a string like nn.ReLU()");
-      cfg.act_text = a->scalar;
-      cfg.act = parse_activation(a->scalar, at(*a));
+      if (!a->is_string()) throw ConfigError(at(*a) + ": 'activation' must be a string like nn.ReLU()");
+      cfg.act_text = a->as_string();
+      cfg.act = parse_activation(cfg.act_text, at(*a));
     }
   }
   for (const char* part : {"backbone", "head"}) {
-    const io::YamlNode* list = root.find(part);
+    const Json* list = root.find(part);
     if (!list) throw ConfigError(label + ": missing '" + part + "'");
     if (list->is_null()) continue;
-    if (!list->is_seq()) throw ConfigError(at(*list) + ": '" + part + "' must be a list of [from, number, module, args]");
-    for (const auto& row : list->items) {
-      if (!row.is_seq() || row.items.size() != 4)
-        throw ConfigError(at(row) + ": a layer must be [from, number, module, args]");
+    if (!list->is_array()) throw ConfigError(at(*list) + ": '" + part + "' must be a list of [from, number, module, args]");
+    for (const Json& row : list->as_array()) {
+      if (!row.is_array() || row.size() != 4) throw ConfigError(at(row) + ": a layer must be [from, number, module, args]");
+      const Json::Array& item = row.as_array();
       LayerDef d;
-      d.line = row.line;
-      d.from = scalar_value(row.items[0]);
-      Value n = scalar_value(row.items[1]);
-      if (!n.is_int() || n.i < 1 || n.i > 1000) throw ConfigError(at(row.items[1]) + ": number must be an integer in 1..1000");
-      d.n = n.i;
-      if (!row.items[2].is_scalar()) throw ConfigError(at(row.items[2]) + ": module must be a name");
-      d.module = row.items[2].scalar;
-      Value args = scalar_value(row.items[3]);
-      if (!args.is_list()) throw ConfigError(at(row.items[3]) + ": args must be a list");
-      d.args = args.list;
+      d.line = row.origin.line;
+      d.from = item[0];
+      if (!item[1].is_integer() || item[1].as_int() < 1 || item[1].as_int() > 1000)
+        throw ConfigError(at(item[1]) + ": number must be an integer in 1..1000");
+      d.n = item[1].as_int();
+      if (!item[2].is_string()) throw ConfigError(at(item[2]) + ": module must be a name");
+      d.module = item[2].as_string();
+      if (!item[3].is_array()) throw ConfigError(at(item[3]) + ": args must be a list");
+      d.args = item[3].as_array();
       cfg.layers.push_back(std::move(d));
     }
   }
@@ -200,8 +199,8 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
     RowCtx r{cfg, d, static_cast<int>(i), cfg.label + ":" + std::to_string(d.line) + ": layer " + std::to_string(i) + " (" + d.module + ")", {}, {}};
     // from: -1 = previous layer (the image for layer 0); other negatives count back from this layer
     std::vector<std::int64_t> raw;
-    if (d.from.is_int()) raw.push_back(d.from.i);
-    else if (d.from.is_list() && !d.from.list.empty()) raw = detail::int_list(r, d.from, "from", -(1 << 20));
+    if (d.from.is_integer()) raw.push_back(d.from.as_int());
+    else if (d.from.is_array() && d.from.size() > 0) raw = detail::int_list(r, d.from, "from", -(1 << 20));
     else bad(r, "'from' must be an integer or a non-empty list of integers");
     for (std::int64_t f : raw) {
       std::int64_t j = f < 0 ? static_cast<std::int64_t>(i) + f : f;
@@ -213,15 +212,15 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
     }
     const std::int64_t n = d.n > 1 ? std::max<std::int64_t>(static_cast<std::int64_t>(std::nearbyint(d.n * cfg.depth)), 1) : d.n;
     // eval of string arguments: 'nc' -> nc, 'None' -> None; other names stay strings
-    std::vector<Value> args = d.args;
+    Args args = d.args;
     for (auto& a : args) {
-      if (a.is_str() && a.s == "nc") a = Value::integer(cfg.nc);
-      else if (a.is_str() && a.s == "None") a = Value::none();
+      if (a.is_string() && a.as_string() == "nc") a = io::Json(cfg.nc);
+      else if (a.is_string() && a.as_string() == "None") a = io::Json();
     }
     const std::int64_t params_before = b.param_count();
     LayerInfo info;
     info.index = static_cast<int>(i);
-    info.from_repr = d.from.repr();
+    info.from_repr = py_repr(d.from);
     info.from = r.from;
     info.n = n;
     const RegistryEntry<T>* entry = find_module<T>(d.module);
@@ -231,7 +230,7 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
       if (r.from.size() != 1) bad(r, "takes exactly one input");
       const std::int64_t a0 = detail::int_arg(r, args, 0, INT64_MIN, "c2");
       const std::int64_t c2 = a0 != no ? make_divisible(static_cast<double>(a0) * cfg.width, 8) : a0;
-      std::vector<Value> full{Value::integer(r.ch[0]), Value::integer(c2)};
+      Args full{io::Json(r.ch[0]), io::Json(c2)};
       full.insert(full.end(), args.begin() + 1, args.end());
       args = full;
     }
@@ -246,7 +245,7 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
     if ((copies += n) > kMaxModuleCopies)
       throw LimitError(r.where + ": more than " + std::to_string(kMaxModuleCopies) +
                        " module copies in the model (repeats n x depth_multiple; kMaxModuleCopies)");
-    info.args_repr = Value::of_list(args).repr();
+    info.args_repr = py_repr(io::Json(args));
     info.channels = c2;
     const std::string prefix = "model." + std::to_string(i) + ".";
     // BinderLimits errors know the tensor, not the config: add file:line and the layer.

@@ -23,7 +23,6 @@
 #include "../nn/routing.hpp"
 #include "../weights/binder.hpp"
 #include "config.hpp"
-#include "value.hpp"
 
 namespace yv9::model {
 
@@ -48,25 +47,25 @@ namespace detail {
   throw ConfigError(r.where + ": " + msg);
 }
 
-inline std::int64_t int_arg(const RowCtx& r, const std::vector<Value>& a, std::size_t i, std::int64_t fallback,
+inline std::int64_t int_arg(const RowCtx& r, const Args& a, std::size_t i, std::int64_t fallback,
                             const char* name, std::int64_t lo = 1, std::int64_t hi = 1 << 20) {
-  if (i >= a.size() || a[i].is_none()) {
+  if (i >= a.size() || a[i].is_null()) {
     if (fallback == INT64_MIN) bad(r, std::string("missing argument '") + name + "'");
     return fallback;
   }
-  if (!a[i].is_int()) bad(r, std::string("argument '") + name + "' must be an integer, got " + a[i].repr());
-  if (a[i].i < lo || a[i].i > hi)
-    bad(r, std::string("argument '") + name + "' = " + std::to_string(a[i].i) + " is out of range [" +
+  if (!a[i].is_integer()) bad(r, std::string("argument '") + name + "' must be an integer, got " + py_repr(a[i]));
+  if (a[i].as_int() < lo || a[i].as_int() > hi)
+    bad(r, std::string("argument '") + name + "' = " + std::to_string(a[i].as_int()) + " is out of range [" +
                std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return a[i].i;
+  return a[i].as_int();
 }
 
-inline std::vector<std::int64_t> int_list(const RowCtx& r, const Value& v, const char* name, std::int64_t lo = 0) {
-  if (!v.is_list()) bad(r, std::string("argument '") + name + "' must be a list of integers");
+inline std::vector<std::int64_t> int_list(const RowCtx& r, const io::Json& v, const char* name, std::int64_t lo = 0) {
+  if (!v.is_array()) bad(r, std::string("argument '") + name + "' must be a list of integers");
   std::vector<std::int64_t> out;
-  for (const auto& x : v.list) {
-    if (!x.is_int() || x.i < lo || x.i > (1 << 20)) bad(r, std::string("argument '") + name + "' must be a list of integers");
-    out.push_back(x.i);
+  for (const auto& x : v.as_array()) {
+    if (!x.is_integer() || x.as_int() < lo || x.as_int() > (1 << 20)) bad(r, std::string("argument '") + name + "' must be a list of integers");
+    out.push_back(x.as_int());
   }
   return out;
 }
@@ -80,11 +79,11 @@ inline std::int64_t RowCtx::single() const {
 
 template <class T>
 struct Row {
-  Row(std::int64_t c2_, std::string type_, std::vector<Value> args_, std::vector<std::int64_t> splits_ = {})
+  Row(std::int64_t c2_, std::string type_, Args args_, std::vector<std::int64_t> splits_ = {})
       : c2(c2_), type(std::move(type_)), args(std::move(args_)), splits(std::move(splits_)) {}
   std::int64_t c2 = 0;                  // output channels
   std::string type;                     // the summary's module column
-  std::vector<Value> args;              // the summary's arguments column
+  Args args;              // the summary's arguments column
   std::vector<std::int64_t> splits;     // CBLinear output splits
   // The module bound under a weight prefix: `unary` for single-input modules (repeatable), else `make`.
   std::function<std::unique_ptr<nn::UnaryModule<T>>(const std::string& prefix)> unary;
@@ -92,7 +91,7 @@ struct Row {
 };
 
 template <class T>
-using RowFn = Row<T> (*)(const RowCtx&, const std::vector<Value>& args, weights::Binder&,
+using RowFn = Row<T> (*)(const RowCtx&, const Args& args, weights::Binder&,
                          const std::vector<LayerInfo>& earlier);
 
 template <class T>
@@ -114,36 +113,36 @@ void make_unary(Row<T>& row, weights::Binder& b, A... ctor_args) {
 }
 
 template <class T>
-Row<T> conv(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
-  Row<T> row{args[1].i, "models.common.Conv", args};
+Row<T> conv(const RowCtx& r, const Args& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+  Row<T> row{args[1].as_int(), "models.common.Conv", args};
   const std::int64_t k = detail::int_arg(r, args, 2, 1, "k", 1, 31), s = detail::int_arg(r, args, 3, 1, "s", 1, 64);
   const std::int64_t p = detail::int_arg(r, args, 4, -1, "p", 0, 64), g = detail::int_arg(r, args, 5, 1, "g", 1, 1 << 20);
   const std::int64_t dil = detail::int_arg(r, args, 6, 1, "d", 1, 64);
   ops::Activation a = r.cfg.act;
   if (args.size() > 7) {
-    if (args[7].kind != Value::Kind::Bool) detail::bad(r, "argument 'act' must be True or False");
-    if (!args[7].b) a = ops::Activation{};
+    if (!args[7].is_bool()) detail::bad(r, "argument 'act' must be True or False");
+    if (!args[7].as_bool()) a = ops::Activation{};
   }
   if (args.size() > 8) detail::bad(r, "too many arguments");
-  const ops::ConvGeom geo = ops::conv_geom(args[0].i, args[1].i, k, s, p, g, dil);
+  const ops::ConvGeom geo = ops::conv_geom(args[0].as_int(), args[1].as_int(), k, s, p, g, dil);
   ops::check_geom(geo, r.where);
   make_unary<T, nn::Conv<T>>(row, b, geo, a);
   return row;
 }
 
 template <class T>
-Row<T> aconv(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+Row<T> aconv(const RowCtx& r, const Args& args, weights::Binder& b, const std::vector<LayerInfo>&) {
   if (args.size() != 2) detail::bad(r, "takes one argument [c2]");
-  Row<T> row{args[1].i, "models.common.AConv", args};
-  const std::int64_t c1 = args[0].i, c2 = args[1].i;
+  Row<T> row{args[1].as_int(), "models.common.AConv", args};
+  const std::int64_t c1 = args[0].as_int(), c2 = args[1].as_int();
   make_unary<T, nn::AConv<T>>(row, b, c1, c2, r.cfg.act);
   return row;
 }
 
 template <class T>
-Row<T> adown(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+Row<T> adown(const RowCtx& r, const Args& args, weights::Binder& b, const std::vector<LayerInfo>&) {
   if (args.size() != 2) detail::bad(r, "takes one argument [c2]");
-  const std::int64_t c1 = args[0].i, c2 = args[1].i;
+  const std::int64_t c1 = args[0].as_int(), c2 = args[1].as_int();
   if (c1 % 2) detail::bad(r, "ADown needs an even number of input channels, got " + std::to_string(c1));
   Row<T> row{c2, "models.common.ADown", args};
   make_unary<T, nn::ADown<T>>(row, b, c1, c2, r.cfg.act);
@@ -151,9 +150,9 @@ Row<T> adown(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b
 }
 
 template <class T>
-Row<T> sppelan(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+Row<T> sppelan(const RowCtx& r, const Args& args, weights::Binder& b, const std::vector<LayerInfo>&) {
   if (args.size() != 3) detail::bad(r, "takes arguments [c2, c3]");
-  const std::int64_t c1 = args[0].i, c2 = args[1].i, c3 = detail::int_arg(r, args, 2, INT64_MIN, "c3");
+  const std::int64_t c1 = args[0].as_int(), c2 = args[1].as_int(), c3 = detail::int_arg(r, args, 2, INT64_MIN, "c3");
   Row<T> row{c2, "models.common.SPPELAN", args};
   make_unary<T, nn::SPPELAN<T>>(row, b, c1, c2, c3, r.cfg.act);
   return row;
@@ -161,12 +160,12 @@ Row<T> sppelan(const RowCtx& r, const std::vector<Value>& args, weights::Binder&
 
 // ELAN1(c1,c2,c3,c4), RepNCSPELAN4 / MMQARepNCSPELAN4(c1,c2,c3,c4,c5=1)
 template <class T>
-Row<T> elan(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b, const std::vector<LayerInfo>&) {
+Row<T> elan(const RowCtx& r, const Args& args, weights::Binder& b, const std::vector<LayerInfo>&) {
   const std::string& mod = r.def.module;
   const bool elan1 = mod == "ELAN1";
   if (elan1 ? args.size() != 4 : (args.size() < 4 || args.size() > 5))
     detail::bad(r, elan1 ? "takes arguments [c2, c3, c4]" : "takes arguments [c2, c3, c4(, c5)]");
-  const std::int64_t c1 = args[0].i, c2 = args[1].i;
+  const std::int64_t c1 = args[0].as_int(), c2 = args[1].as_int();
   const std::int64_t c3 = detail::int_arg(r, args, 2, INT64_MIN, "c3", 2), c4 = detail::int_arg(r, args, 3, INT64_MIN, "c4");
   const std::int64_t c5 = elan1 ? 1 : detail::int_arg(r, args, 4, 1, "c5", 0, 1000);
   Row<T> row{c2, "models.common." + mod, args};
@@ -180,7 +179,7 @@ Row<T> elan(const RowCtx& r, const std::vector<Value>& args, weights::Binder& b,
 }
 
 template <class T>
-Row<T> concat(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>&) {
+Row<T> concat(const RowCtx& r, const Args& args, weights::Binder&, const std::vector<LayerInfo>&) {
   const std::int64_t dim = detail::int_arg(r, args, 0, 1, "dimension", -4, 3);
   if (dim != 1 && dim != -3) detail::bad(r, "only channel concatenation (dimension 1) is supported");
   std::int64_t c2 = 0;
@@ -192,18 +191,18 @@ Row<T> concat(const RowCtx& r, const std::vector<Value>& args, weights::Binder&,
 
 // nn.Upsample(None, scale_factor, 'nearest')
 template <class T>
-Row<T> upsample(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>&) {
+Row<T> upsample(const RowCtx& r, const Args& args, weights::Binder&, const std::vector<LayerInfo>&) {
   Row<T> row{r.single(), "torch.nn.modules.upsampling.Upsample", args};
-  if (args.size() < 2 || !args[0].is_none()) detail::bad(r, "expects [None, scale_factor, 'nearest']");
+  if (args.size() < 2 || !args[0].is_null()) detail::bad(r, "expects [None, scale_factor, 'nearest']");
   const std::int64_t s = detail::int_arg(r, args, 1, INT64_MIN, "scale_factor", 1, 64);
-  if (args.size() > 2 && !(args[2].is_str() && args[2].s == "nearest")) detail::bad(r, "only mode 'nearest' is supported");
+  if (args.size() > 2 && !(args[2].is_string() && args[2].as_string() == "nearest")) detail::bad(r, "only mode 'nearest' is supported");
   if (args.size() > 3) detail::bad(r, "too many arguments");
   row.unary = [s](const std::string&) { return std::make_unique<nn::Upsample<T>>(s); };
   return row;
 }
 
 template <class T>
-Row<T> silence(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>&) {
+Row<T> silence(const RowCtx& r, const Args& args, weights::Binder&, const std::vector<LayerInfo>&) {
   Row<T> row{r.single(), "models.common.Silence", args};
   if (!args.empty()) detail::bad(r, "takes no arguments");
   row.unary = [](const std::string&) { return std::make_unique<nn::Silence<T>>(); };
@@ -212,14 +211,14 @@ Row<T> silence(const RowCtx& r, const std::vector<Value>& args, weights::Binder&
 
 // CBLinear([c2s], k, s, p, g): printed as [c1, [c2s], ...]
 template <class T>
-Row<T> cblinear(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
+Row<T> cblinear(const RowCtx& r, const Args& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
   const std::int64_t c1 = r.single();
   if (yaml_args.empty()) detail::bad(r, "expects [[c2, ...](, k, s, p, g)]");
   const std::vector<std::int64_t> c2s = detail::int_list(r, yaml_args[0], "c2s");
   if (c2s.empty()) detail::bad(r, "needs at least one output split");
   std::int64_t c2 = 0;
   for (auto c : c2s) c2 += c;
-  std::vector<Value> args{Value::integer(c1)};
+  Args args{io::Json(c1)};
   args.insert(args.end(), yaml_args.begin(), yaml_args.end());
   Row<T> row{c2, "models.common.CBLinear", args, c2s};
   const std::int64_t k = detail::int_arg(r, args, 2, 1, "k", 1, 31), s = detail::int_arg(r, args, 3, 1, "s", 1, 64);
@@ -232,7 +231,7 @@ Row<T> cblinear(const RowCtx& r, const std::vector<Value>& yaml_args, weights::B
 
 // CBFuse([idx]): inputs = CBLinear layers, then the tensor they are added to
 template <class T>
-Row<T> cbfuse(const RowCtx& r, const std::vector<Value>& args, weights::Binder&, const std::vector<LayerInfo>& earlier) {
+Row<T> cbfuse(const RowCtx& r, const Args& args, weights::Binder&, const std::vector<LayerInfo>& earlier) {
   if (r.from.size() < 2) detail::bad(r, "needs at least two inputs");
   if (args.size() != 1) detail::bad(r, "expects [[idx, ...]]");
   const std::vector<std::int64_t> idx = detail::int_list(r, args[0], "idx");
@@ -260,15 +259,15 @@ Row<T> cbfuse(const RowCtx& r, const std::vector<Value>& args, weights::Binder&,
 
 // Detect / DDetect / DualDDetect([nc]): printed as [nc, [channels of the inputs]]
 template <class T, class Head>
-Row<T> head(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
+Row<T> head(const RowCtx& r, const Args& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
   if (yaml_args.empty()) detail::bad(r, "expects [nc]");
   const std::int64_t nc = detail::int_arg(r, yaml_args, 0, INT64_MIN, "nc", 1, 100000);
   if (yaml_args.size() > 1) detail::bad(r, "takes one argument [nc]");
   if (Head::kPairedInputs && (r.ch.size() % 2 || r.ch.empty())) detail::bad(r, "needs an even number of inputs");
-  std::vector<Value> chv;
-  for (auto c : r.ch) chv.push_back(Value::integer(c));
-  std::vector<Value> args = yaml_args;
-  args.push_back(Value::of_list(chv));
+  Args chv;
+  for (auto c : r.ch) chv.push_back(io::Json(c));
+  Args args = yaml_args;
+  args.push_back(io::Json(std::move(chv)));
   Row<T> row{4 + nc, "models.yolo." + r.def.module, args};
   const std::vector<std::int64_t> chs = r.ch;
   const ops::Activation act = r.cfg.act;
@@ -279,9 +278,9 @@ Row<T> head(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binde
 // MultiQueryAttentionLayerWithDownSampling([num_heads, key_dim, value_dim, qh, qw, kv(, dw_k)]):
 // keeps its input's channels; printed as [c1, ...]
 template <class T>
-Row<T> mqa(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
+Row<T> mqa(const RowCtx& r, const Args& yaml_args, weights::Binder& b, const std::vector<LayerInfo>&) {
   const std::int64_t c1 = r.single();
-  const std::vector<Value>& a = yaml_args;
+  const Args& a = yaml_args;
   if (a.size() < 6 || a.size() > 7)
     detail::bad(r, "expects [num_heads, key_dim, value_dim, query_h_strides, query_w_strides, kv_strides(, dw_kernel_size)]");
   nn::MqaArgs m;
@@ -294,7 +293,7 @@ Row<T> mqa(const RowCtx& r, const std::vector<Value>& yaml_args, weights::Binder
   m.kv = detail::int_arg(r, a, 5, INT64_MIN, "kv_strides", 1, 64);
   m.dw_k = detail::int_arg(r, a, 6, 3, "dw_kernel_size", 1, 31);
   if (m.key_dim / m.heads == 0) detail::bad(r, "key_dim < num_heads gives head_dim 0");
-  std::vector<Value> args{Value::integer(c1)};
+  Args args{io::Json(c1)};
   args.insert(args.end(), a.begin(), a.end());
   Row<T> row{c1, "models.common.MultiQueryAttentionLayerWithDownSampling", args};
   make_unary<T, nn::MultiQueryAttentionLayerWithDownSampling<T>>(row, b, m);
