@@ -8,12 +8,15 @@
 //   out_g[c_out/g x pixels] = W_g * cols[(c_in/g*kh*kw) x pixels]
 //
 // float runs on ops/sgemm (weights packed once by finalize(), im2col fused into B packing, bias
-// and activation in the GEMM epilogue); other types (double, the precision reference) run on
-// Eigen over explicit im2col tiles. Either way each output element is one fixed chain of
-// operations, so results are identical for any thread count and any work split.
+// and activation in the GEMM epilogue), except 3x3 stride-1 'same' convolutions, which finalize()
+// hands to Winograd F(4,3) or F(2,3) (ops/winograd.hpp; conv_algo() says which); other types
+// (double, the precision reference) run on Eigen over explicit im2col tiles. Either way each
+// output element is one fixed chain of operations, so results are identical for any thread count
+// and any work split.
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@
 #include "activation.hpp"
 #include "gemm.hpp"
 #include "sgemm.hpp"
+#include "winograd.hpp"
 
 namespace yv9::ops {
 
@@ -71,23 +75,68 @@ inline void check_geom(const ConvGeom& g, const std::string& where) {
                       " are not divisible by groups=" + std::to_string(g.groups));
 }
 
+// How float convolutions run. Auto: Winograd for every 3x3 stride-1 'same' convolution — F(4,3)
+// when its weights are small (c_in x c_out <= 256 x 256), F(2,3) for the wider ones, whose F(4,3)
+// weights (4x the plain ones) cost more to stream than the multiplications saved — and im2col GEMM
+// for the rest. The others force one path (Winograd where it applies) for comparisons.
+enum class ConvAlgo { Auto, Im2col, F2, F4 };
+
+// The process default: the environment variable YV9_CONV (auto, im2col, f2, f4), read once.
+inline ConvAlgo default_conv_algo() {
+  static const ConvAlgo algo = [] {
+    const char* e = std::getenv("YV9_CONV");
+    const std::string v = e ? e : "auto";
+    if (v == "im2col") return ConvAlgo::Im2col;
+    if (v == "f2") return ConvAlgo::F2;
+    if (v == "f4") return ConvAlgo::F4;
+    return ConvAlgo::Auto;
+  }();
+  return algo;
+}
+
 template <class T>
 struct Conv2d {
   ConvGeom g;
   std::vector<T> weight;  // [c2][c1/groups][kh][kw]; released after packing unless kept
   std::vector<T> bias;    // [c2] or empty
   Activation act;
-  std::vector<PackedA> packed;  // float: one packed weight matrix per group
+  std::vector<PackedA> packed;  // float, im2col path: one packed weight matrix per group
+  int winograd = 0;             // float: 2 or 4 when Winograd F(winograd, 3) runs this layer
+  Winograd3x3<2> f2;
+  Winograd3x3<4> f4;
 
-  // Packs the weights for sgemm (float only). Without keep_plain the PyTorch-layout copy is freed.
-  void finalize(bool keep_plain = false) {
+  // The path finalize() takes for this layer under `algo`: 0 (im2col GEMM), 2 or 4 (Winograd).
+  int winograd_for(ConvAlgo algo) const {
+    if (!winograd_applies(g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups)) return 0;
+    switch (algo) {
+      case ConvAlgo::Im2col: return 0;
+      case ConvAlgo::F2: return 2;
+      case ConvAlgo::F4: return 4;
+      case ConvAlgo::Auto: break;
+    }
+    return g.c1 * g.c2 <= 256 * 256 ? 4 : 2;
+  }
+
+  // Packs the weights for sgemm or transforms them for Winograd (float only). Without keep_plain
+  // the PyTorch-layout copy is freed.
+  void finalize(bool keep_plain = false, ConvAlgo algo = default_conv_algo()) {
     if constexpr (std::is_same_v<T, float>) {
       packed.clear();
-      const std::int64_t Mg = g.cout_g(), K = g.kdim();
-      for (std::int64_t grp = 0; grp < g.groups; ++grp) packed.push_back(pack_a(weight.data() + grp * Mg * K, Mg, K, K));
+      f2 = {};
+      f4 = {};
+      winograd = winograd_for(algo);
+      if (winograd == 2) {
+        f2 = Winograd3x3<2>(weight.data(), g.c1, g.c2);
+      } else if (winograd == 4) {
+        f4 = Winograd3x3<4>(weight.data(), g.c1, g.c2);
+      } else {
+        const std::int64_t Mg = g.cout_g(), K = g.kdim();
+        for (std::int64_t grp = 0; grp < g.groups; ++grp) packed.push_back(pack_a(weight.data() + grp * Mg * K, Mg, K, K));
+      }
       if (!keep_plain) std::vector<T>().swap(weight);
     }
     (void)keep_plain;
+    (void)algo;
   }
 
   // Column-tile width: about 2 MiB of im2col scratch, a multiple of 16, between 128 and 4096.
@@ -103,6 +152,9 @@ struct Conv2d {
       throw Error("Conv2d (" + g.str() + "): bad view shapes");
     if (P <= 0) return;
     if constexpr (std::is_same_v<T, float>) {
+      const float* b = bias.empty() ? nullptr : bias.data();
+      if (winograd == 2) return f2.forward(in, out, b, act, ctx);
+      if (winograd == 4) return f4.forward(in, out, b, act, ctx);
       if (!packed.empty()) return forward_sgemm(in, out, ctx);
     }
     const std::int64_t K = g.kdim(), Mg = g.cout_g();
