@@ -141,4 +141,11 @@ TEST_CASE("winograd: which layers take it") {
   CHECK(c.winograd_for(ops::ConvAlgo::F4) == 0);
   c.g = ops::conv_geom(64, 64, 1, 1, -1, 1);
   CHECK(c.winograd_for(ops::ConvAlgo::F4) == 0);
+  ops::ConvAlgo a = ops::ConvAlgo::Auto;
+  CHECK((ops::conv_algo_from_name("im2col", a) && a == ops::ConvAlgo::Im2col));
+  CHECK(!ops::conv_algo_from_name("winograd", a));
+  const ops::ConvAlgo before = ops::default_conv_algo();
+  ops::set_default_conv_algo(ops::ConvAlgo::F2);
+  CHECK(ops::default_conv_algo() == ops::ConvAlgo::F2);
+  ops::set_default_conv_algo(before);
 }

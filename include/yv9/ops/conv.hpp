@@ -15,6 +15,7 @@
 // and any work split.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -81,18 +82,33 @@ inline void check_geom(const ConvGeom& g, const std::string& where) {
 // for the rest. The others force one path (Winograd where it applies) for comparisons.
 enum class ConvAlgo { Auto, Im2col, F2, F4 };
 
-// The process default: the environment variable YV9_CONV (auto, im2col, f2, f4), read once.
-inline ConvAlgo default_conv_algo() {
-  static const ConvAlgo algo = [] {
-    const char* e = std::getenv("YV9_CONV");
-    const std::string v = e ? e : "auto";
-    if (v == "im2col") return ConvAlgo::Im2col;
-    if (v == "f2") return ConvAlgo::F2;
-    if (v == "f4") return ConvAlgo::F4;
-    return ConvAlgo::Auto;
-  }();
-  return algo;
+inline bool conv_algo_from_name(const std::string& name, ConvAlgo& out) {
+  if (name == "auto") out = ConvAlgo::Auto;
+  else if (name == "im2col") out = ConvAlgo::Im2col;
+  else if (name == "f2") out = ConvAlgo::F2;
+  else if (name == "f4") out = ConvAlgo::F4;
+  else return false;
+  return true;
 }
+
+namespace detail {
+inline std::atomic<int>& conv_algo_setting() {
+  static std::atomic<int> setting{[] {
+    ConvAlgo a = ConvAlgo::Auto;
+    const char* e = std::getenv("YV9_CONV");
+    if (e) conv_algo_from_name(e, a);
+    return static_cast<int>(a);
+  }()};
+  return setting;
+}
+}  // namespace detail
+
+// The path convolutions take when a model is loaded (Conv2d::finalize): the environment variable
+// YV9_CONV (auto, im2col, f2, f4) at first use, or what set_default_conv_algo set last. Layers
+// already loaded keep theirs. im2col keeps the smallest weights (Winograd F(4,3) stores 36 values
+// per 3x3 kernel instead of 9, F(2,3) 16).
+inline ConvAlgo default_conv_algo() { return static_cast<ConvAlgo>(detail::conv_algo_setting().load()); }
+inline void set_default_conv_algo(ConvAlgo a) { detail::conv_algo_setting().store(static_cast<int>(a)); }
 
 template <class T>
 struct Conv2d {
