@@ -146,7 +146,8 @@ TEST_CASE("hostile cli: detect refuses bad weights, tensors and configs with one
       t.name = e.name;
       t.dtype = e.dtype;
       t.shape = e.shape;
-      t.bytes.assign(wf.raw(e), wf.raw(e) + (e.end - e.begin));
+      const yv9::io::TensorData d = wf.data(e);
+      t.bytes.assign(d.bytes, d.bytes + (e.end - e.begin));
       ts.push_back(t);
     }
     auto meta = wf.metadata();

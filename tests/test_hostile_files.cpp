@@ -88,7 +88,8 @@ Bytes with_config(const io::WeightFile& base, const std::string& config) {
     t.name = e.name;
     t.dtype = e.dtype;
     t.shape = e.shape;
-    const std::uint8_t* p = base.raw(e);
+    const io::TensorData d = base.data(e);
+    const std::uint8_t* p = d.bytes;
     t.bytes.assign(p, p + (e.end - e.begin));
     ts.push_back(std::move(t));
   }

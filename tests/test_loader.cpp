@@ -20,7 +20,8 @@ std::vector<io::WriteTensor> tensors_of(const io::WeightFile& wf) {
     t.name = e.name;
     t.dtype = e.dtype;
     t.shape = e.shape;
-    t.bytes.assign(wf.raw(e), wf.raw(e) + (e.end - e.begin));
+    const yv9::io::TensorData d = wf.data(e);
+    t.bytes.assign(d.bytes, d.bytes + (e.end - e.begin));
     out.push_back(std::move(t));
   }
   return out;

@@ -75,7 +75,7 @@ TEST_CASE("weightfile: round trip through write_weight_file and load") {
     CHECK(e->dtype == t.dtype);
     CHECK(e->shape == t.shape);
     CHECK(e->end - e->begin == t.bytes.size());
-    if (!t.bytes.empty()) CHECK(std::memcmp(w.raw(*e), t.bytes.data(), t.bytes.size()) == 0);
+    if (!t.bytes.empty()) CHECK(std::memcmp(w.data(*e).bytes, t.bytes.data(), t.bytes.size()) == 0);
   }
   for (std::size_t i = 1; i < w.tensors().size(); ++i) CHECK(w.tensors()[i - 1].end == w.tensors()[i].begin);
   CHECK(w.find("nope") == nullptr);
@@ -236,5 +236,32 @@ TEST_CASE("atomic_file: abandoned writer removes its temp file and keeps the old
   std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   CHECK(s == "old");
   CHECK(!std::ifstream(path + ".tmp." + std::to_string(::getpid())).good());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("weightfile: load reads tensors on demand, and a file cut short meanwhile is an error, not a fault") {
+  std::vector<yv9::io::WriteTensor> ts(2);
+  ts[0].name = "a";
+  ts[0].shape = {4};
+  ts[0].bytes.resize(16, 0x3f);
+  ts[1].name = "b";
+  ts[1].shape = {1024};
+  ts[1].bytes.resize(4096, 0x40);
+  const std::string path = tmp_path("ondemand.bin");
+  yv9::io::write_weight_file(path, ts, {});
+  const WeightFile w = WeightFile::load(path);
+  CHECK(w.values<float>(w.at("a")).size() == 4);
+  const yv9::io::TensorData d = w.data(w.at("b"));
+  REQUIRE(d.owned);  // its own buffer: nothing of the file stays in memory with the WeightFile
+  CHECK(d.owned->size() == 4096);
+  CHECK(std::memcmp(d.bytes, ts[1].bytes.data(), 4096) == 0);
+  // Another process truncates the file after it was opened and checked.
+  REQUIRE(::truncate(path.c_str(), 100) == 0);
+  try {
+    (void)w.data(w.at("b"));
+    FAIL("no error");
+  } catch (const yv9::IoError& e) {
+    CHECK(std::string(e.what()).find("changed while in use") != std::string::npos);
+  }
   std::remove(path.c_str());
 }

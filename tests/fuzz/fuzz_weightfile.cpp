@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::vector<float> f = w.values<float>(e);
       const std::vector<double> d = w.values<double>(e);
       if (f.size() != static_cast<std::size_t>(e.numel()) || d.size() != f.size()) __builtin_trap();
-      if (!f.empty()) sum += d[0] + w.raw(e)[0];
+      if (!f.empty()) sum += d[0] + w.data(e).bytes[0];
     }
     (void)sum;
     for (const auto& kv : w.metadata()) (void)yv9::io::parse_json(kv.second, "meta").type();

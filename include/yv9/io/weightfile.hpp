@@ -6,8 +6,11 @@
 // format, every metadata key and every check the reader makes are specified in one place,
 // docs/weight-format.md.
 //
-// The whole file is read into memory; every count, offset, size and name is validated before
-// anything is trusted, and each failure is one FormatError naming the file and the item.
+// WeightFile::load reads the header and keeps the file open: each tensor's bytes are read when they
+// are asked for (data()) and dropped by the caller after use, so loading a model never holds the
+// file's bytes and the packed weights at once. WeightFile::parse validates a file already in memory.
+// Every count, offset, size and name is validated before anything is trusted, and each failure is
+// one FormatError naming the file and the item.
 #pragma once
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +20,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -138,9 +142,16 @@ struct TensorEntry {
   }
 };
 
+// A tensor's bytes: into the file's memory (parsed files) or a buffer of their own (owned; files
+// read from disk), which the holder keeps alive as long as it reads `bytes`.
+struct TensorData {
+  const std::uint8_t* bytes = nullptr;
+  std::shared_ptr<const std::vector<std::uint8_t>> owned;
+};
+
 class WeightFile {
  public:
-  // Reads the whole file into memory and validates it. Errors name the path.
+  // Opens the file and validates its header and layout (reading the header only). Errors name the path.
   static WeightFile load(const std::string& path, const WeightFileLimits& limits = {});
   // Validates an in-memory file; label names it in errors (tests, fuzzers).
   static WeightFile parse(std::vector<std::uint8_t> bytes, const std::string& label,
@@ -162,24 +173,39 @@ class WeightFile {
     if (!e) throw WeightError(label_ + ": no tensor \"" + name + "\"");
     return *e;
   }
-  const std::uint8_t* raw(const TensorEntry& e) const { return bytes_.data() + data_start_ + e.begin; }
+  // The tensor's stored bytes (e.end - e.begin of them, little-endian, C order).
+  TensorData data(const TensorEntry& e) const {
+    TensorData d;
+    if (!file_) {
+      d.bytes = bytes_.data() + data_start_ + e.begin;
+      return d;
+    }
+    auto buf = std::make_shared<std::vector<std::uint8_t>>(static_cast<std::size_t>(e.end - e.begin));
+    if (!buf->empty()) file_->read_at(data_start_ + e.begin, buf->size(), buf->data());
+    d.bytes = buf->data();
+    d.owned = std::move(buf);
+    return d;
+  }
   // Element values converted to T (float or double), C order. Integer and bool dtypes convert by
   // value; F16/BF16 widen exactly.
   template <class T>
   std::vector<T> values(const TensorEntry& e) const;
 
   const std::string& label() const { return label_; }
-  std::uint64_t data_size() const { return bytes_.size() - data_start_; }
+  std::uint64_t data_size() const { return size_ - data_start_; }
 
  private:
   [[noreturn]] void fail(const std::string& what) const { throw FormatError(label_ + ": " + what); }
-  void parse_header(const WeightFileLimits& limits);
+  // head: the file's first bytes (at least 8, and the whole header when it fits in the file).
+  void parse_header(const std::uint8_t* head, std::uint64_t head_size, const WeightFileLimits& limits);
   void parse_metadata(const Json& m);
   TensorEntry parse_tensor(const std::string& name, const Json& j) const;
   void check_tiling();
 
   std::string label_;
-  std::vector<std::uint8_t> bytes_;
+  std::vector<std::uint8_t> bytes_;             // the whole file (parse), empty when read from disk
+  std::shared_ptr<const ReadOnlyFile> file_;    // load: the open file
+  std::uint64_t size_ = 0;                      // the file's size in bytes
   std::size_t data_start_ = 0;
   std::map<std::string, std::string> meta_;
   std::vector<TensorEntry> tensors_;
@@ -201,7 +227,23 @@ inline std::string quoted(const std::string& s) { return json_quote(s); }
 }  // namespace detail
 
 inline WeightFile WeightFile::load(const std::string& path, const WeightFileLimits& limits) {
-  return parse(read_file_bytes(path, limits.max_file_bytes, "a weight file"), path, limits);
+  WeightFile w;
+  w.label_ = path;
+  auto file = std::make_shared<const ReadOnlyFile>(path, limits.max_file_bytes, "a weight file");
+  w.size_ = file->size();
+  std::vector<std::uint8_t> head(static_cast<std::size_t>(std::min<std::uint64_t>(w.size_, 8)));
+  file->read_at(0, head.size(), head.data());
+  if (head.size() == 8) {  // the header too, when its length is plausible (parse_header says why not)
+    const std::uint64_t n = detail::read_u64_le(head.data());
+    if (n <= limits.max_header_bytes && n <= w.size_ - 8) {
+      head.resize(static_cast<std::size_t>(8 + n));
+      file->read_at(8, n, head.data() + 8);
+    }
+  }
+  w.parse_header(head.data(), head.size(), limits);
+  w.check_tiling();
+  w.file_ = std::move(file);
+  return w;
 }
 
 inline WeightFile WeightFile::parse(std::vector<std::uint8_t> bytes, const std::string& label,
@@ -209,18 +251,19 @@ inline WeightFile WeightFile::parse(std::vector<std::uint8_t> bytes, const std::
   WeightFile w;
   w.label_ = label;
   w.bytes_ = std::move(bytes);
+  w.size_ = w.bytes_.size();
   if (w.bytes_.size() > limits.max_file_bytes)
     throw LimitError(label + ": file is " + std::to_string(w.bytes_.size()) + " bytes, over the limit of " +
                      std::to_string(limits.max_file_bytes));
-  w.parse_header(limits);
+  w.parse_header(w.bytes_.data(), w.bytes_.size(), limits);
   w.check_tiling();
   return w;
 }
 
-inline void WeightFile::parse_header(const WeightFileLimits& limits) {
-  const std::uint64_t size = bytes_.size();
-  if (size < 8) fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
-  const std::uint64_t n = detail::read_u64_le(bytes_.data());
+inline void WeightFile::parse_header(const std::uint8_t* head, std::uint64_t head_size, const WeightFileLimits& limits) {
+  const std::uint64_t size = size_;
+  if (size < 8 || head_size < 8) fail("file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+  const std::uint64_t n = detail::read_u64_le(head);
   if (n < 2) fail("header length " + std::to_string(n) + " is too small (at least 2 bytes: \"{}\")");
   if (n > limits.max_header_bytes)
     throw LimitError(label_ + ": header length " + std::to_string(n) + " is over the limit of " +
@@ -229,11 +272,12 @@ inline void WeightFile::parse_header(const WeightFileLimits& limits) {
     fail("header length " + std::to_string(n) + " exceeds the " + std::to_string(size - 8) +
          " bytes after the length field (truncated file?)");
   data_start_ = static_cast<std::size_t>(8 + n);
+  if (head_size < 8 + n) fail("header is not in memory");  // load() reads it whenever it passes the checks above
 
   JsonLimits jl;
   jl.max_bytes = static_cast<std::size_t>(limits.max_header_bytes);
   jl.max_depth = limits.max_json_depth;
-  const std::string_view text(reinterpret_cast<const char*>(bytes_.data() + 8), static_cast<std::size_t>(n));
+  const std::string_view text(reinterpret_cast<const char*>(head + 8), static_cast<std::size_t>(n));
   const Json root = parse_json(text, label_ + ": header", jl);
   if (!root.is_object()) fail(std::string("header is ") + Json::type_name(root.type()) + ", expected a JSON object");
 
@@ -295,7 +339,7 @@ inline TensorEntry WeightFile::parse_tensor(const std::string& name, const Json&
   if (e.end - e.begin != nbytes)
     fail(item + ": data_offsets " + offs + " do not match shape " + shape_str(e.shape) + " " + dtype_name(e.dtype) +
          " (" + std::to_string(nbytes) + " bytes)");
-  const std::uint64_t data_size = bytes_.size() - data_start_;
+  const std::uint64_t data_size = size_ - data_start_;
   if (e.end > data_size)
     fail(item + ": data_offsets " + offs + " run past the end of the " + std::to_string(data_size) +
          "-byte data buffer (truncated file?)");
@@ -320,7 +364,7 @@ inline void WeightFile::check_tiling() {
     expect = e.end;
     prev = &e;
   }
-  const std::uint64_t data_size = bytes_.size() - data_start_;
+  const std::uint64_t data_size = size_ - data_start_;
   if (expect != data_size)
     fail(std::to_string(data_size - expect) + " bytes after the last tensor's data (data buffer is " +
          std::to_string(data_size) + " bytes, tensors cover " + std::to_string(expect) + ")");
@@ -366,8 +410,8 @@ std::vector<T> WeightFile::values(const TensorEntry& e) const {
   const std::size_t es = dtype_size(e.dtype);
   const std::size_t n = static_cast<std::size_t>((e.end - e.begin) / es);
   std::vector<T> out(n);
-  const std::uint8_t* p = raw(e);
-  for (std::size_t i = 0; i < n; ++i) out[i] = detail::convert_element<T>(e.dtype, p + i * es);
+  const TensorData d = data(e);
+  for (std::size_t i = 0; i < n; ++i) out[i] = detail::convert_element<T>(e.dtype, d.bytes + i * es);
   return out;
 }
 

@@ -77,9 +77,10 @@ inline void check_geom(const ConvGeom& g, const std::string& where) {
 }
 
 // How float convolutions run. Auto: Winograd for every 3x3 stride-1 'same' convolution — F(4,3)
-// when its weights are small (c_in x c_out <= 256 x 256), F(2,3) for the wider ones, whose F(4,3)
-// weights (4x the plain ones) cost more to stream than the multiplications saved — and im2col GEMM
-// for the rest. The others force one path (Winograd where it applies) for comparisons.
+// when its weights are small (c_in x c_out <= 128 x 128), F(2,3) for the wider ones, whose F(4,3)
+// weights (4x the plain ones, against 1.8x) would cost more memory and more time to stream than
+// the multiplications saved — and im2col GEMM for the rest. The others force one path (Winograd
+// where it applies) for comparisons and for the smallest memory (im2col).
 enum class ConvAlgo { Auto, Im2col, F2, F4 };
 
 inline bool conv_algo_from_name(const std::string& name, ConvAlgo& out) {
@@ -130,7 +131,7 @@ struct Conv2d {
       case ConvAlgo::F4: return 4;
       case ConvAlgo::Auto: break;
     }
-    return g.c1 * g.c2 <= 256 * 256 ? 4 : 2;
+    return g.c1 * g.c2 <= 128 * 128 ? 4 : 2;
   }
 
   // Packs the weights for sgemm or transforms them for Winograd (float only). Without keep_plain

@@ -26,7 +26,7 @@ struct Weight {
   std::vector<std::int64_t> shape;
   io::DType dtype = io::DType::F32;
   const std::uint8_t* bytes = nullptr;  // numel() little-endian elements of dtype; null in spec mode
-  std::shared_ptr<const std::vector<std::uint8_t>> owned;  // the bytes, when the source made them
+  std::shared_ptr<const std::vector<std::uint8_t>> owned;  // the bytes, when the source read or made them
 
   explicit operator bool() const { return bytes != nullptr; }
   std::int64_t numel() const {
@@ -90,7 +90,9 @@ class WeightFileSource : public WeightSource {
     Weight w;
     w.shape = e.shape;
     w.dtype = e.dtype;
-    w.bytes = wf_.raw(e);
+    io::TensorData d = wf_.data(e);  // read from disk now, freed with the last copy of w
+    w.bytes = d.bytes;
+    w.owned = std::move(d.owned);
     return w;
   }
   std::vector<std::string> names() const override {
