@@ -152,7 +152,7 @@ void check_against_expected(const std::string& name) {
     CHECK(got.dtype == want.dtype);
     CHECK(got.shape == want.shape);
     REQUIRE(got.bytes.size() == want.end - want.begin);
-    CHECK(std::equal(got.bytes.begin(), got.bytes.end(), exp.raw(want)));
+    CHECK(std::equal(got.bytes.begin(), got.bytes.end(), exp.data(want).bytes));
   }
   std::map<std::string, std::string> want_meta = exp.metadata();
   for (const char* k : {"layout", "format", "format_version"}) want_meta.erase(k);
