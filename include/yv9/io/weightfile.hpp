@@ -63,6 +63,8 @@ inline std::size_t dtype_size(DType t) {
   return 0;
 }
 
+inline bool is_floating(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F32 || t == DType::F64; }
+
 // Inverse of dtype_name; false if the name is not one of ours.
 inline bool dtype_from_name(const std::string& name, DType& out) {
   static constexpr DType all[] = {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I8,
@@ -351,8 +353,6 @@ struct WriteTensor {
   std::vector<std::uint8_t> bytes;  // little-endian, C order
 };
 
-inline bool is_floating(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F32 || t == DType::F64; }
-
 // Stores a floating tensor as `to` (F32, F16 or BF16): every element is read exactly and rounded
 // once, to nearest even. Integer and bool tensors are left as they are. A finite value that the
 // target cannot hold (an F16 weight above 65504) is a FormatError naming `label`, the tensor, the
@@ -442,10 +442,13 @@ inline std::vector<std::uint8_t> weight_file_bytes(const std::string& path, cons
   const std::string header = detail::weight_header(path, tensors, metadata);
   std::size_t total = header.size();
   for (const WriteTensor& t : tensors) total += t.bytes.size();
-  std::vector<std::uint8_t> out;
-  out.reserve(total);
-  out.insert(out.end(), header.begin(), header.end());
-  for (const WriteTensor& t : tensors) out.insert(out.end(), t.bytes.begin(), t.bytes.end());
+  std::vector<std::uint8_t> out(total);
+  std::memcpy(out.data(), header.data(), header.size());
+  std::size_t at = header.size();
+  for (const WriteTensor& t : tensors) {
+    if (!t.bytes.empty()) std::memcpy(out.data() + at, t.bytes.data(), t.bytes.size());
+    at += t.bytes.size();
+  }
   return out;
 }
 
