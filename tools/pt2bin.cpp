@@ -125,7 +125,8 @@ void apply_config(const Options& o, yv9::io::Checkpoint& ck) {
 std::string shape_of(const yv9::io::WriteTensor& t) { return yv9::shape_str(t.shape); }
 
 // "F16 1100, I64 227"
-std::string dtype_counts(const std::vector<yv9::io::WriteTensor>& ts) {
+template <class Tensors>
+std::string dtype_counts(const Tensors& ts) {
   std::map<std::string, int> n;
   for (const auto& t : ts) ++n[yv9::io::dtype_name(t.dtype)];
   std::string s;
@@ -161,12 +162,10 @@ void convert(const Options& o, yv9::io::Checkpoint& ck) {
   const bool has_names = ck.metadata.count("names") > 0;
   const std::string layout = ck.layout;
   const std::string label = o.in + (o.config.empty() ? "" : " with config " + o.config);
-  for (auto& t : ck.tensors) yv9::io::narrow_tensor(t, o.dtype, o.in);
-  const std::string counts = dtype_counts(ck.tensors);
-  const std::size_t n = ck.tensors.size();
   const yv9::io::WeightFile wf = yv9::to_weight_file(ck, o.dtype, label, o.out);
   yv9::io::write_file_atomic(o.out, wf.bytes().data(), wf.bytes().size());
-  std::cout << "wrote " << o.out << " (" << wf.bytes().size() << " bytes): " << n << " tensors (" << counts << ") from "
+  std::cout << "wrote " << o.out << " (" << wf.bytes().size() << " bytes): " << wf.tensors().size() << " tensors ("
+            << dtype_counts(wf.tensors()) << ") from "
             << layout << ", config " << config_from << (has_config ? " (loads: every tensor bound)" : "") << ", "
             << (has_names ? "with" : "without") << " class names\n";
 }
