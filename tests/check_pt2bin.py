@@ -8,7 +8,9 @@ For each pair: loads IN.pt with torch.load (classes of upstream YOLOv9 modules t
 importable here -- models.*, utils.* -- are replaced by empty nn.Module subclasses, enough to
 rebuild state_dict()), picks the object pt2bin picks (ema if not None, else model, else the state
 dict), and compares with OUT.bin parsed independently of the C++ code:
-  * tensor names, in state_dict() order (the .bin's data order), dtypes, shapes, raw bytes;
+  * tensor names, in state_dict() order (the .bin's data order), dtypes, shapes, raw bytes (a
+    floating tensor stored as another float dtype, pt2bin --dtype, against torch's cast to it;
+    torch casts float64 to bfloat16 through float32, so such a pair may differ in a rare tie);
   * metadata: names, stride, bn_eps / bn_eps_by_module against the modules' eps, and the config
     (yaml.safe_load of the stored text == the pickled yaml dict) when the model carries one;
   * the file layout rules of docs/weight-format.md (header padding, exact tiling).
@@ -27,6 +29,7 @@ DTYPES = {
     torch.int8: "I8", torch.uint8: "U8", torch.int16: "I16", torch.int32: "I32", torch.int64: "I64",
     torch.bool: "BOOL",
 }
+FLOAT_STORAGE = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}  # pt2bin --dtype
 STUB_PACKAGES = ("models", "utils")
 
 
@@ -154,6 +157,8 @@ def check(pt_path, bin_path):
         if t is None:
             continue
         dtypes[dtype] = dtypes.get(dtype, 0) + 1
+        if t.is_floating_point() and dtype in FLOAT_STORAGE and dtype != DTYPES[t.dtype]:
+            t = t.to(FLOAT_STORAGE[dtype])  # pt2bin --dtype: torch's nearest-even cast is the expectation
         if DTYPES[t.dtype] != dtype or list(t.shape) != shape:
             errors.append(f"{name}: {dtype} {shape} vs torch {t.dtype} {list(t.shape)}")
         elif tensor_bytes(t) != raw:

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """Generates the .pt fixtures of tests/test_pt.cpp and their expected tensors.
 
-    /usr/bin/python3 tests/make_pt_fixtures.py [OUT_DIR]      (default: tests/data/pt)
+    /usr/bin/python3 tests/make_pt_fixtures.py [OUT_DIR] [--only-gelan-tiny]     (default: tests/data/pt)
 
 Needs torch (Debian torch 1.13). Deterministic: fixed seeds, and the archives record no dates.
 For every readable fixture X.pt it writes X.expected.bin: a yv9 weight file written here in Python
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "pt")
+OUT = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "pt")
 DT = {torch.float16: "F16", torch.bfloat16: "BF16", torch.float32: "F32", torch.float64: "F64", torch.int8: "I8",
       torch.uint8: "U8", torch.int16: "I16", torch.int32: "I32", torch.int64: "I64", torch.bool: "BOOL"}
 
@@ -414,6 +414,36 @@ def make_torch2_archives():
 
 
 # ------------------------------------------------------------------------------------------------
+# a real model: gelan-s topology at 1/8 width, built by our PyTorch reference (tests/reference)
+
+def make_gelan_tiny():
+    """gelan-s-tiny.pt: shaped like upstream's stripped best.pt (strip_optimizer): `model` = the EMA as
+    an fp16 module with its yaml dict and names, everything else None. The weights are random but of
+    sane scale (BatchNorm statistics randomised as in tests/reference), so outputs are informative."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+    import yaml
+    import yv9ref
+    torch.manual_seed(7)
+    cfg = yaml.safe_load(open(os.path.join(OUT, "gelan-s-tiny.yaml"), encoding="utf-8"))
+    m = yv9ref.build_model(cfg)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_var.copy_(torch.rand(mod.num_features, generator=g) * 1.5 + 0.5)
+                mod.running_mean.copy_(torch.rand(mod.num_features, generator=g) - 0.5)
+                mod.weight.copy_(torch.rand(mod.num_features, generator=g) * 0.4 + 0.8)
+                mod.bias.copy_(torch.rand(mod.num_features, generator=g) * 0.4 - 0.2)
+    m.names = {0: "cat", 1: "dog"}
+    m.layer_info = None  # the reference's parse_model table: not part of an upstream model
+    ema = m.eval().half()
+    save({"model": ema, "optimizer": None, "best_fitness": None, "ema": None, "updates": None, "opt": None,
+          "git": None, "date": None, "epoch": -1}, "gelan-s-tiny")
+    # a float32 weight beyond the F16 range: `pt2bin --dtype f16` must refuse it, naming the tensor
+    save(collections.OrderedDict([("model.0.conv.weight", torch.tensor([0.5, -70000.0, 1.0]))]), "sd_beyond_f16")
+
+
+# ------------------------------------------------------------------------------------------------
 # files pt2bin must refuse
 
 def make_refusals():
@@ -424,10 +454,13 @@ def make_refusals():
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if "--only-gelan-tiny" in sys.argv:  # the other fixtures stay untouched (legacy.pt is not reproducible)
+        return make_gelan_tiny()
     make_state_dicts()
     make_model_checkpoints()
     make_torch2_archives()
     make_refusals()
+    make_gelan_tiny()
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {len(os.listdir(OUT))} files, {total} bytes, to {OUT}")
 

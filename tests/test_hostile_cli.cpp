@@ -213,8 +213,8 @@ TEST_CASE("hostile cli: pt2bin refuses bad checkpoints with one line and writes 
   spit(s.in("pickle.pt"), Bytes{0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e});
   fs::create_directories(s.in("dir.pt"));
   std::vector<std::string> inputs = {"empty.pt", "text.pt", "zip-head.pt", "pickle.pt", "dir.pt", "missing.pt"};
-  // converted.pt: a real (tiny) checkpoint that converts on its own, config and names included
-  const std::string real = yv9test::data_dir() + "/pt/converted.pt";
+  // gelan-s-tiny.pt: a real (tiny) checkpoint that converts and loads on its own, config and names included
+  const std::string real = yv9test::data_dir() + "/pt/gelan-s-tiny.pt";
   {
     const Run r = run_tool(s, "pt2bin", quote(real) + " " + bin, out);
     REQUIRE(r.code == 0);

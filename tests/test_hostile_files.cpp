@@ -168,6 +168,58 @@ TEST_CASE("hostile weight file: bit flips anywhere fail cleanly or load cleanly"
   CHECK(loaded > 0);
 }
 
+// The tensors of a weight file with the floating ones stored as `dtype` (what pt2bin --dtype writes).
+Bytes narrowed(const Bytes& file, io::DType dtype) {
+  const io::WeightFile wf = io::WeightFile::parse(file, "base.bin");
+  std::vector<io::WriteTensor> ts;
+  for (const auto& e : wf.tensors()) {
+    const io::TensorData d = wf.data(e);
+    io::WriteTensor t{e.name, e.dtype, e.shape, Bytes(d.bytes, d.bytes + (e.end - e.begin))};
+    io::narrow_tensor(t, dtype, "base.bin");
+    ts.push_back(std::move(t));
+  }
+  return io::weight_file_bytes("narrow.bin", ts, wf.metadata());
+}
+
+TEST_CASE("hostile weight file: F16 and BF16 files cut, flipped and relabelled fail cleanly or load cleanly") {
+  const Bytes f32 = slurp(ref("mod-conv-k1/model.bin"));
+  for (io::DType dt : {io::DType::F16, io::DType::BF16}) {
+    CAPTURE(io::dtype_name(dt));
+    const Bytes good = narrowed(f32, dt);
+    REQUIRE_NOTHROW(load_weights(good));
+    int other = 0, refused = 0;
+    for (std::size_t n = 0; n < good.size(); ++n)  // every truncation: an error naming the file
+      if (run([&] { io::WeightFile::parse(prefix(good, n), "cut.bin"); }) != Outcome::Yv9Error) ++other;
+    CHECK(other == 0);
+    for (std::size_t i = 0; i < good.size(); ++i) {  // a bit flip at every byte
+      Bytes b = good;
+      b[i] ^= static_cast<std::uint8_t>(1u << (i % 8));
+      std::string msg;
+      const Outcome o = run([&] { load_weights(b); }, &msg);
+      if (o == Outcome::Yv9Error) ++refused;
+      if (o == Outcome::OtherException) {
+        ++other;
+        MESSAGE("byte " << i << ": " << msg);
+      }
+    }
+    CHECK(other == 0);
+    CHECK(refused > 0);
+    // the dtype relabelled: to a 4-byte float the byte counts no longer match; to a 2-byte integer
+    // they do, and the loader refuses an integer weight rather than reading its bits as numbers
+    const std::string quoted = "\"" + std::string(io::dtype_name(dt)) + "\"";
+    std::string text(good.begin(), good.end());
+    const std::size_t at = text.find(quoted);
+    REQUIRE(at != std::string::npos);
+    auto relabel = [&](const std::string& to) {  // same header length: JSON whitespace pads "F32" to "BF16"'s size
+      std::string t = text;
+      t.replace(at, quoted.size(), (to + "    ").substr(0, quoted.size()));
+      return Bytes(t.begin(), t.end());
+    };
+    CHECK(contains(error_of([&] { load_weights(relabel("\"F32\"")); }), "do not match shape"));
+    CHECK(contains(error_of([&] { load_weights(relabel("\"I16\"")); }), "expected a floating-point dtype, got I16"));
+  }
+}
+
 TEST_CASE("hostile weight file: lying header lengths and entries") {
   auto file = [](std::uint64_t n, const std::string& header, std::size_t data) {
     Bytes b(8);

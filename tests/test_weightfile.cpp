@@ -18,11 +18,11 @@ std::vector<std::uint8_t> to_bytes(const std::string& s) { return std::vector<st
 // length field + header (not padded) + data, as a third-party writer might produce it.
 std::vector<std::uint8_t> make_file(const std::string& header, std::size_t data_bytes, std::uint64_t claimed_len = ~0ull) {
   const std::uint64_t n = claimed_len == ~0ull ? header.size() : claimed_len;
-  std::vector<std::uint8_t> out(8);
-  for (int k = 0; k < 8; ++k) out[k] = static_cast<std::uint8_t>(n >> (8 * k));
-  out.insert(out.end(), header.begin(), header.end());
-  for (std::size_t i = 0; i < data_bytes; ++i) out.push_back(static_cast<std::uint8_t>(i));
-  return out;
+  std::string out(8, '\0');  // built as a string: GCC 12 warns falsely (-Warray-bounds) on vector::insert here
+  for (int k = 0; k < 8; ++k) out[k] = static_cast<char>(n >> (8 * k));
+  out += header;
+  for (std::size_t i = 0; i < data_bytes; ++i) out += static_cast<char>(i);
+  return to_bytes(out);
 }
 
 std::string error_of(const std::vector<std::uint8_t>& file) {
@@ -264,4 +264,35 @@ TEST_CASE("weightfile: load reads tensors on demand, and a file cut short meanwh
     CHECK(std::string(e.what()).find("changed while in use") != std::string::npos);
   }
   std::remove(path.c_str());
+}
+
+TEST_CASE("weightfile: F16 and BF16 tensors whose byte length does not fit are refused") {
+  // odd lengths, a float32-sized buffer under a 16-bit dtype, and one byte short
+  CHECK(error_of(make_file(R"({"t":{"dtype":"F16","shape":[3],"data_offsets":[0,5]}})", 5)) ==
+        "m.bin: tensor \"t\": data_offsets [0, 5] do not match shape [3] F16 (6 bytes)");
+  CHECK(error_of(make_file(R"({"t":{"dtype":"BF16","shape":[2,2],"data_offsets":[0,7]}})", 7)) ==
+        "m.bin: tensor \"t\": data_offsets [0, 7] do not match shape [2,2] BF16 (8 bytes)");
+  CHECK(error_of(make_file(R"({"model.0.conv.weight":{"dtype":"F16","shape":[16,3,3,3],"data_offsets":[0,1728]}})", 1728)) ==
+        "m.bin: tensor \"model.0.conv.weight\": data_offsets [0, 1728] do not match shape [16,3,3,3] F16 (864 bytes)");
+  CHECK(error_of(make_file(R"({"t":{"dtype":"BF16","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0)) ==
+        "m.bin: tensor \"t\": shape [4611686018427387904] BF16 overflows 64-bit byte size");
+  // a right-sized 16-bit tensor followed by a lying one: the second is named
+  CHECK(error_of(make_file(R"({"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,6]}})", 6)) ==
+        "m.bin: tensor \"b\": data_offsets [4, 6] do not match shape [2] BF16 (4 bytes)");
+  // a real file whose F32 tensor is relabelled F16 (same header length): its bytes no longer fit
+  std::vector<WriteTensor> ts;
+  ts.push_back({"w", DType::F32, {4}, le_bytes(std::vector<float>{1, 2, 3, 4})});
+  const std::string path = tmp_path("relabel.bin");
+  write_weight_file(path, ts, {});
+  std::ifstream f(path, std::ios::binary);
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::remove(path.c_str());
+  std::string s(bytes.begin(), bytes.end());
+  const std::size_t at = s.find("\"F32\"");
+  REQUIRE(at != std::string::npos);
+  s.replace(at, 5, "\"F16\"");
+  CHECK(error_of(to_bytes(s)) == "m.bin: tensor \"w\": data_offsets [0, 16] do not match shape [4] F16 (8 bytes)");
+  // and the writer refuses to produce such a file in the first place
+  ts[0].dtype = DType::F16;
+  CHECK_THROWS_AS(weight_file_bytes(path, ts, {}), yv9::UsageError);
 }

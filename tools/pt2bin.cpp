@@ -3,8 +3,12 @@
 // without Python or libtorch. See include/yv9/io/checkpoint.hpp for the layouts understood and
 // docs/weight-format.md for the output.
 //
-//   pt2bin IN.pt OUT.bin [--config MODEL.yaml] [--names names.txt] [--no-config]
+//   pt2bin IN.pt OUT.bin [--config MODEL.yaml] [--names names.txt] [--dtype f32|f16|bf16] [--no-config]
 //   pt2bin --list IN.pt
+//
+// A file with a config is loaded as `detect` would load it before anything is written: weights
+// that do not fit the config (missing, mis-shaped or left-over tensors, a class-name count that is
+// not nc) are refused with the loader's one-line listing, and no file is written.
 //
 // Exit status: 0 ok, 1 bad or unsupported input (one line on stderr naming the file), 2 usage.
 #include <yv9/convert.hpp>
@@ -25,17 +29,29 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: pt2bin IN.pt OUT.bin [--config MODEL.yaml] [--names names.txt] [--no-config]\n"
+    "usage: pt2bin IN.pt OUT.bin [--config MODEL.yaml] [--names names.txt] [--dtype f32|f16|bf16] [--no-config]\n"
     "       pt2bin --list IN.pt\n"
     "  --config F    store the text of F as the model config (wins over the yaml pickled in IN.pt)\n"
     "  --names F     class names, one per line (win over the names pickled in IN.pt)\n"
+    "  --dtype D     store floating-point tensors as f32 (default), f16 or bf16 (nearest even; a value\n"
+    "                beyond the range of D is refused); integer tensors keep their type\n"
     "  --no-config   allow a bare state dict without a config (for non-model tensors)\n"
-    "  --list        print the tensors and metadata found in IN.pt, write nothing\n";
+    "  --list        print the tensors (name, dtype, shape) and metadata found in IN.pt, write nothing\n"
+    "With a config (given or pickled) the file is loaded as detect loads it before it is written:\n"
+    "weights that do not fit the config are refused and nothing is written.\n";
 
 struct Options {
   std::string in, out, config, names;
   bool list = false, no_config = false;
+  yv9::io::DType dtype = yv9::io::DType::F32;
 };
+
+yv9::io::DType parse_dtype(const std::string& s) {
+  if (s == "f32") return yv9::io::DType::F32;
+  if (s == "f16") return yv9::io::DType::F16;
+  if (s == "bf16") return yv9::io::DType::BF16;
+  throw yv9::UsageError("--dtype " + s + ": expected f32, f16 or bf16");
+}
 
 Options parse_args(int argc, char** argv) {
   Options o;
@@ -43,18 +59,19 @@ Options parse_args(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](const char* flag) {
-      if (i + 1 >= argc) throw yv9::UsageError(std::string(flag) + " needs a file name");
+      if (i + 1 >= argc) throw yv9::UsageError(std::string(flag) + " needs a value");
       return std::string(argv[++i]);
     };
     if (a == "--config") o.config = value("--config");
     else if (a == "--names") o.names = value("--names");
+    else if (a == "--dtype") o.dtype = parse_dtype(value("--dtype"));
     else if (a == "--list") o.list = true;
     else if (a == "--no-config") o.no_config = true;
     else if (a.size() > 1 && a[0] == '-') throw yv9::UsageError("unknown option " + a);
     else pos.push_back(a);
   }
   if (o.list) {
-    if (pos.size() != 1 || !o.config.empty() || !o.names.empty())
+    if (pos.size() != 1 || !o.config.empty() || !o.names.empty() || o.dtype != yv9::io::DType::F32)
       throw yv9::UsageError("--list takes exactly one input file and no other option");
     o.in = pos[0];
   } else {
@@ -107,8 +124,21 @@ void apply_config(const Options& o, yv9::io::Checkpoint& ck) {
 
 std::string shape_of(const yv9::io::WriteTensor& t) { return yv9::shape_str(t.shape); }
 
+// "F16 1100, I64 227"
+template <class Tensors>
+std::string dtype_counts(const Tensors& ts) {
+  std::map<std::string, int> n;
+  for (const auto& t : ts) ++n[yv9::io::dtype_name(t.dtype)];
+  std::string s;
+  for (const auto& kv : n) s += (s.empty() ? "" : ", ") + kv.first + " " + std::to_string(kv.second);
+  return s;
+}
+
 void list(const Options& o, const yv9::io::Checkpoint& ck) {
-  std::cout << o.in << ": " << ck.tensors.size() << " tensors from " << ck.layout << "\n";
+  std::uint64_t bytes = 0;
+  for (const auto& t : ck.tensors) bytes += t.bytes.size();
+  std::cout << o.in << ": " << ck.tensors.size() << " tensors (" << dtype_counts(ck.tensors) << "; " << bytes
+            << " bytes) from " << ck.layout << "\n";
   for (const auto& t : ck.tensors) std::cout << t.name << "\t" << yv9::io::dtype_name(t.dtype) << "\t" << shape_of(t) << "\n";
   for (const auto& kv : ck.metadata) {
     if (kv.first == "config") {
@@ -127,14 +157,17 @@ void convert(const Options& o, yv9::io::Checkpoint& ck) {
   if (!o.names.empty()) ck.metadata["names"] = names_json(o.names);
   ck.metadata["source"] = base_name(o.in) + (ck.layout == "state_dict" ? "" : " (" + ck.layout + ")");
   ck.metadata["producer"] = "yv9 pt2bin 0.1.0";
-  yv9::io::write_weight_file(o.out, ck.tensors, ck.metadata);
-  std::map<std::string, int> dtypes;
-  for (const auto& t : ck.tensors) ++dtypes[yv9::io::dtype_name(t.dtype)];
-  std::cout << "wrote " << o.out << ": " << ck.tensors.size() << " tensors (";
-  bool first = true;
-  for (const auto& kv : dtypes) std::cout << (first ? "" : ", ") << kv.first << " " << kv.second, first = false;
-  std::cout << ") from " << ck.layout << ", config " << (ck.metadata.count("config") ? (o.config.empty() ? "from the checkpoint" : "from " + o.config) : "none")
-            << ", " << (ck.metadata.count("names") ? "with" : "without") << " class names\n";
+  const bool has_config = ck.metadata.count("config") > 0;
+  const std::string config_from = !has_config ? "none" : o.config.empty() ? "from the checkpoint" : "from " + o.config;
+  const bool has_names = ck.metadata.count("names") > 0;
+  const std::string layout = ck.layout;
+  const std::string label = o.in + (o.config.empty() ? "" : " with config " + o.config);
+  const yv9::io::WeightFile wf = yv9::to_weight_file(ck, o.dtype, label, o.out);
+  yv9::io::write_file_atomic(o.out, wf.bytes().data(), wf.bytes().size());
+  std::cout << "wrote " << o.out << " (" << wf.bytes().size() << " bytes): " << wf.tensors().size() << " tensors ("
+            << dtype_counts(wf.tensors()) << ") from "
+            << layout << ", config " << config_from << (has_config ? " (loads: every tensor bound)" : "") << ", "
+            << (has_names ? "with" : "without") << " class names\n";
 }
 
 int run(int argc, char** argv) {

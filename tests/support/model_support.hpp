@@ -2,6 +2,7 @@
 // Helpers for tests that run whole models: .pt -> weight file through the library itself (no
 // Python), prediction comparisons split into box rows (px) and score rows.
 #pragma once
+#include <yv9/convert.hpp>
 #include <yv9/io/checkpoint.hpp>
 #include <yv9/io/json.hpp>
 #include <yv9/io/npy.hpp>
@@ -9,26 +10,17 @@
 #include <yv9/io/yaml.hpp>
 #include <yv9/model/loader.hpp>
 
-#include <unistd.h>
-
-#include <cstdio>
-
 #include "support.hpp"
 
 namespace yv9test {
 
-// Converts a checkpoint exactly as pt2bin does (config from `config_path` if given) and loads it.
-inline yv9::io::WeightFile weights_from_pt(const std::string& pt, const std::string& config_path = "") {
+// Converts a checkpoint exactly as pt2bin does (config from `config_path` if given; floating
+// tensors stored as `dtype`; loaded once as a model when there is a config) and returns the file.
+inline yv9::io::WeightFile weights_from_pt(const std::string& pt, const std::string& config_path = "",
+                                           yv9::io::DType dtype = yv9::io::DType::F32) {
   yv9::io::Checkpoint ck = yv9::io::read_checkpoint(pt);
   if (!config_path.empty()) ck.metadata["config"] = yv9::io::read_text_file(config_path, 4u << 20);
-  ck.metadata["format"] = "yv9";
-  ck.metadata["format_version"] = "1";
-  const std::string tmp = std::string(YV9_BINARY_DIR) + "/tmp-" + std::to_string(::getpid()) + "-" +
-                          pt.substr(pt.find_last_of('/') + 1) + ".bin";
-  yv9::io::write_weight_file(tmp, ck.tensors, ck.metadata);
-  yv9::io::WeightFile wf = yv9::io::WeightFile::load(tmp);
-  std::remove(tmp.c_str());
-  return wf;
+  return yv9::to_weight_file(ck, dtype, pt, pt + ".bin");
 }
 
 inline yv9::io::Json read_json(const std::string& path) {

@@ -30,6 +30,7 @@
 #include "../core/tensor.hpp"
 #include "atomic_file.hpp"
 #include "file.hpp"
+#include "half.hpp"
 #include "json.hpp"
 
 namespace yv9::io {
@@ -66,6 +67,8 @@ inline std::size_t dtype_size(DType t) {
   return 0;
 }
 
+inline bool is_floating(DType t) { return t == DType::F16 || t == DType::BF16 || t == DType::F32 || t == DType::F64; }
+
 // Inverse of dtype_name; false if the name is not one of ours.
 inline bool dtype_from_name(const std::string& name, DType& out) {
   static constexpr DType all[] = {DType::F16, DType::BF16, DType::F32, DType::F64, DType::I8,
@@ -90,38 +93,6 @@ inline bool tensor_byte_size(const std::vector<std::int64_t>& shape, DType t, st
   }
   out = n;
   return true;
-}
-
-// IEEE half -> float, exact for every input (subnormals, infinities, NaN payloads).
-inline float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1Fu;
-  std::uint32_t mant = h & 0x3FFu;
-  std::uint32_t bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise into a float
-    std::uint32_t e = 113;
-    while ((mant & 0x400u) == 0) {
-      mant <<= 1;
-      --e;
-    }
-    bits = sign | (e << 23) | ((mant & 0x3FFu) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-inline float bf16_to_float(std::uint16_t b) {
-  const std::uint32_t bits = static_cast<std::uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 struct WeightFileLimits {
@@ -192,6 +163,11 @@ class WeightFile {
   std::vector<T> values(const TensorEntry& e) const;
 
   const std::string& label() const { return label_; }
+  // The whole file, for files made in memory (parse); a UsageError for files read from disk (load).
+  const std::vector<std::uint8_t>& bytes() const {
+    if (file_) throw UsageError(label_ + ": bytes() of a weight file read from disk (use data() per tensor)");
+    return bytes_;
+  }
   std::uint64_t data_size() const { return size_ - data_start_; }
 
  private:
@@ -425,6 +401,39 @@ struct WriteTensor {
   std::vector<std::uint8_t> bytes;  // little-endian, C order
 };
 
+// Stores a floating tensor as `to` (F32, F16 or BF16): every element is read exactly and rounded
+// once, to nearest even. Integer and bool tensors are left as they are. A finite value that the
+// target cannot hold (an F16 weight above 65504) is a FormatError naming `label`, the tensor, the
+// element and the value; nothing is changed then.
+inline void narrow_tensor(WriteTensor& t, DType to, const std::string& label) {
+  if (!is_floating(t.dtype) || t.dtype == to) return;
+  if (to != DType::F32 && to != DType::F16 && to != DType::BF16)
+    throw UsageError(label + ": tensors can be stored as F32, F16 or BF16, not " + dtype_name(to));
+  const std::size_t es = dtype_size(t.dtype), n = t.bytes.size() / es, os = dtype_size(to);
+  std::vector<std::uint8_t> out(n * os);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double x = detail::convert_element<double>(t.dtype, t.bytes.data() + i * es);
+    std::uint32_t bits = 0;
+    bool ok = true;
+    if (to == DType::F32) {
+      float f = 0;
+      ok = double_to_float(x, f);
+      std::memcpy(&bits, &f, 4);
+    } else {
+      std::uint16_t h = 0;
+      ok = to == DType::F16 ? float_to_half(x, h) : float_to_bf16(x, h);
+      bits = h;
+    }
+    if (!ok)
+      throw FormatError(label + ": tensor " + detail::quoted(t.name) + " element " + std::to_string(i) + " = " +
+                        json_number(x) + " is beyond the " + dtype_name(to) + " range (largest " +
+                        (to == DType::F16 ? "65504" : to == DType::BF16 ? "3.3895e+38" : "3.4028e+38") + ")");
+    for (std::size_t k = 0; k < os; ++k) out[i * os + k] = static_cast<std::uint8_t>(bits >> (8 * k));
+  }
+  t.bytes = std::move(out);
+  t.dtype = to;
+}
+
 namespace detail {
 
 inline void check_write_tensor(const std::string& path, const WriteTensor& t) {
@@ -475,6 +484,22 @@ inline std::string weight_header(const std::string& path, const std::vector<Writ
 // Writes a weight file atomically (PATH.tmp.<pid>, fsync, rename; the temp file is removed on any
 // failure). Tensors are laid out in the given order; "format"/"format_version" are added to the
 // metadata unless given.
+// The same file as bytes in memory (pt2bin loads them before writing them).
+inline std::vector<std::uint8_t> weight_file_bytes(const std::string& path, const std::vector<WriteTensor>& tensors,
+                                                   const std::map<std::string, std::string>& metadata) {
+  const std::string header = detail::weight_header(path, tensors, metadata);
+  std::size_t total = header.size();
+  for (const WriteTensor& t : tensors) total += t.bytes.size();
+  std::vector<std::uint8_t> out(total);
+  std::memcpy(out.data(), header.data(), header.size());
+  std::size_t at = header.size();
+  for (const WriteTensor& t : tensors) {
+    if (!t.bytes.empty()) std::memcpy(out.data() + at, t.bytes.data(), t.bytes.size());
+    at += t.bytes.size();
+  }
+  return out;
+}
+
 inline void write_weight_file(const std::string& path, const std::vector<WriteTensor>& tensors,
                               const std::map<std::string, std::string>& metadata) {
   const std::string header = detail::weight_header(path, tensors, metadata);

@@ -112,6 +112,10 @@ class Binder {
       mismatched_.push_back(name + ": expected " + shape_str(shape) + ", got " + shape_str(w.shape));
       return Weight::zeros(shape);
     }
+    if (w.bytes && !io::is_floating(w.dtype)) {  // an integer "weight" would convert by value, silently
+      mismatched_.push_back(name + ": expected a floating-point dtype, got " + io::dtype_name(w.dtype));
+      return Weight::zeros(shape);
+    }
     return w;
   }
 
