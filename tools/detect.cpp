@@ -395,21 +395,28 @@ int run_source(const Args& a) {
     writer.reset();
   };
 
+  // A video source is done (or interrupted): its file finalized, a live source's tally printed.
+  auto finish_video = [&](std::size_t src, long dropped) {
+    const yv9tool::Source& s = sources[src];
+    if (writer) close_video(sources[writer_src]);
+    if (s.live()) {
+      const std::vector<double>& l = stats.latency_ms;
+      std::fprintf(progress, "%s: %ld frames processed, %ld dropped, latency median %.1f ms, max %.1f ms\n", s.path.c_str(),
+                   stats.frames, dropped, median(l), l.empty() ? 0.0 : *std::max_element(l.begin(), l.end()));
+    }
+    stats = SourceStats();
+  };
+  std::size_t current = sources.size();  // the video source whose frames are in flight
+  long current_dropped = 0;
+
   try {
     yv9tool::Work w;
     while (!g_stop.load() && queue.pop(w)) {
       const yv9tool::Source& s = sources[w.src];
       const std::string idx = std::to_string(w.src + 1) + "/" + n_src;
       if (w.end) {
-        if (s.video()) {
-          close_video(s);
-          if (s.live()) {
-            std::vector<double> l = stats.latency_ms;
-            std::fprintf(progress, "%s: %ld frames processed, %ld dropped, latency median %.1f ms, max %.1f ms\n", s.path.c_str(),
-                         stats.frames, w.dropped, median(l), l.empty() ? 0.0 : *std::max_element(l.begin(), l.end()));
-          }
-          stats = SourceStats();
-        }
+        if (s.video()) finish_video(w.src, w.dropped);
+        current = sources.size();
         if (!w.error.empty()) {
           ++failed;
           if (s.video()) std::fprintf(stderr, "%s\n", w.error.c_str());
@@ -469,6 +476,8 @@ int run_source(const Args& a) {
                    r.timings.preprocess_ms, r.timings.inference_ms, r.timings.nms_ms, extra.c_str());
       std::fflush(progress);
       ++stats.frames;
+      current = s.video() ? w.src : sources.size();
+      current_dropped = w.dropped;
       (s.video() ? frames_done : images_ok) += 1;
       total.preprocess_ms += r.timings.preprocess_ms;
       total.inference_ms += r.timings.inference_ms;
@@ -478,12 +487,12 @@ int run_source(const Args& a) {
     g_stop = true;  // stop the producer, then finalize what exists and report
     queue.close();
     producer_thread.join();
-    if (writer) close_video(sources[writer_src]);
+    if (current < sources.size()) finish_video(current, current_dropped);
     throw;
   }
   queue.close();
   producer_thread.join();
-  if (writer) close_video(sources[writer_src]);
+  if (current < sources.size()) finish_video(current, current_dropped);  // interrupted mid-video
   const double wall_s = std::chrono::duration<double>(yv9tool::Clock::now() - t_start).count();
   if (a.has("--json")) {
     std::string doc = "[\n";

@@ -6,8 +6,8 @@
 //   cameras, streams:        reader ──(newest frame only)──> producer ──(queue)──> consumer
 //                            the reader drains ffmpeg's pipe at the source's pace and overwrites
 //                            the frame nobody took yet (counted as dropped), and the producer
-//                            prepares a frame only once the consumer has taken the previous
-//                            one, so a result is never more than about one frame behind.
+//                            takes the newest one only when the consumer waits for work, so a
+//                            result is one forward pass (plus letterboxing) behind its frame.
 //
 // Per source the consumer receives its frames in order and then one `end` item, which carries the
 // source's error (one line) if it failed and how many frames a live source dropped.
@@ -65,17 +65,20 @@ class Channel {
   }
   bool pop(T& v) {
     std::unique_lock<std::mutex> l(m_);
+    ++waiting_;
+    cv_.notify_all();
     cv_.wait(l, [&] { return closed_ || !q_.empty(); });
+    --waiting_;
     if (q_.empty()) return false;
     v = std::move(q_.front());
     q_.pop_front();
     cv_.notify_all();
     return true;
   }
-  // Waits until the consumer has taken everything (or the channel closed).
-  void wait_empty() {
+  // Waits until the consumer has taken everything and waits for more (or the channel closed).
+  void wait_idle() {
     std::unique_lock<std::mutex> l(m_);
-    cv_.wait(l, [&] { return closed_ || q_.empty(); });
+    cv_.wait(l, [&] { return closed_ || (q_.empty() && waiting_ > 0); });
   }
   void close() {
     std::lock_guard<std::mutex> l(m_);
@@ -88,6 +91,7 @@ class Channel {
   std::condition_variable cv_;
   std::deque<T> q_;
   std::size_t cap_;
+  int waiting_ = 0;
   bool closed_ = false;
 };
 
@@ -191,6 +195,7 @@ class Producer {
   VideoReader::Options reader_options(const Source& s) const {
     VideoReader::Options ro;
     ro.camera = s.kind == SourceKind::Camera;
+    ro.live = s.live();
     ro.timeout_s = o_.stream_timeout_s;
     return ro;
   }
@@ -255,7 +260,7 @@ class Producer {
     bool consumer_alive = true;
     NewestFrame::Frame f;
     for (;;) {
-      out_.wait_empty();  // prepare only the frame the consumer will take next
+      out_.wait_idle();  // the newest frame at the moment the network is free: latency = one forward pass
       if (stop_.load()) quit = true;
       if (!slot.take(f, stop_)) break;
       Work w;

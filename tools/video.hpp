@@ -269,6 +269,7 @@ class VideoReader {
  public:
   struct Options {
     bool camera = false;          // V4L2 device: -f v4l2
+    bool live = false;            // camera or network stream
     double timeout_s = 10;        // no byte on stdout for this long: stalled, give up
     yv9::vision::ImageLimits limits;
   };
@@ -276,6 +277,8 @@ class VideoReader {
     if (!ffmpeg_installed()) throw yv9::IoError(url + ": video " + kFfmpegMissing);
     std::vector<std::string> argv = {"ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "repeat+level+info"};
     if (o.camera) argv.insert(argv.end(), {"-f", "v4l2"});
+    // live: probe for 1 s, not 5, before the first frame comes out (the stream report needs little)
+    if (o.live) argv.insert(argv.end(), {"-analyzeduration", "1000000"});
     // "-i" then the name as one argv element; "file:" keeps a name like "a:b.mp4" or "-x.mp4" a path
     const bool url_like = url.find("://") != std::string::npos || o.camera;
     argv.insert(argv.end(), {"-i", url_like ? url : "file:" + url, "-map", "0:v:0", "-an", "-sn", "-dn", "-autoscale", "0",
