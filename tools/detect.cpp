@@ -399,7 +399,7 @@ int run_source(const Args& a) {
   auto finish_video = [&](std::size_t src, long dropped) {
     const yv9tool::Source& s = sources[src];
     if (writer) close_video(sources[writer_src]);
-    if (s.live()) {
+    if (s.live() && stats.frames > 0) {
       const std::vector<double>& l = stats.latency_ms;
       std::fprintf(progress, "%s: %ld frames processed, %ld dropped, latency median %.1f ms, max %.1f ms\n", s.path.c_str(),
                    stats.frames, dropped, median(l), l.empty() ? 0.0 : *std::max_element(l.begin(), l.end()));

@@ -213,20 +213,36 @@ class FfmpegLog {
   const std::string& last_error() const { return error_; }
   double fps() const { return fps_; }
   double duration_s() const { return duration_; }
+  const std::string& size_change() const { return size_change_; }
 
  private:
   void take(const std::string& l) {
-    std::string text = l;
-    std::string level;
-    if (text.size() > 2 && text[0] == '[') {
-      const std::size_t close = text.find("] ");
-      if (close != std::string::npos && close < 12) {
-        level = text.substr(1, close - 1);
-        text = text.substr(close + 2);
+    // "[info] text", or "[mpegts @ 0x55..] [warning] text" with the reporting component first
+    std::string text = l, level;
+    for (const char* lv : {"trace", "debug", "verbose", "info", "warning", "error", "fatal", "panic"}) {
+      const std::string tag = std::string("[") + lv + "] ";
+      const std::size_t at = l.find(tag);
+      if (at != std::string::npos && at < 64) {
+        level = lv;
+        text = l.substr(at + tag.size());
+        break;
       }
     }
     if (level == "error" || level == "fatal" || level == "panic" || (level.empty() && error_.empty())) {
       if (!text.empty()) error_ = text;
+    }
+    // showinfo's line per decoded frame: "n:  15 pts: ... s:240x320 ..." (before any scaling)
+    if (l.find("Parsed_showinfo") != std::string::npos) {
+      const std::size_t sz = text.find(" s:");
+      int w = 0, h = 0;
+      if (sz != std::string::npos && std::sscanf(text.c_str() + sz + 3, "%dx%d", &w, &h) == 2) {
+        ++decoded_;
+        if (first_w_ == 0) first_w_ = w, first_h_ = h;
+        else if ((w != first_w_ || h != first_h_) && size_change_.empty())
+          size_change_ = "the frame size changed from " + std::to_string(first_w_) + "x" + std::to_string(first_h_) + " to " +
+                         std::to_string(w) + "x" + std::to_string(h) + " at frame " + std::to_string(decoded_) +
+                         " (not supported; split the video where it changes)";
+      }
     }
     // "  Duration: 00:00:00.80, start: ..." (N/A for live streams)
     const std::size_t d = text.find("Duration: ");
@@ -259,7 +275,9 @@ class FfmpegLog {
     return v * mult;
   }
 
-  std::string line_, error_;
+  std::string line_, error_, size_change_;
+  int first_w_ = 0, first_h_ = 0;
+  long decoded_ = 0;
   double fps_ = 0, duration_ = 0;
   bool seen_video_ = false;
 };
@@ -281,7 +299,7 @@ class VideoReader {
     if (o.live) argv.insert(argv.end(), {"-analyzeduration", "1000000"});
     // "-i" then the name as one argv element; "file:" keeps a name like "a:b.mp4" or "-x.mp4" a path
     const bool url_like = url.find("://") != std::string::npos || o.camera;
-    argv.insert(argv.end(), {"-i", url_like ? url : "file:" + url, "-map", "0:v:0", "-an", "-sn", "-dn", "-autoscale", "0",
+    argv.insert(argv.end(), {"-i", url_like ? url : "file:" + url, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf", "showinfo",
                              "-f", "image2pipe", "-c:v", "ppm", "pipe:1"});
     child_ = std::make_unique<Child>(argv, Child::Pipes{false, true, true});
     ::fcntl(child_->err(), F_SETFL, ::fcntl(child_->err(), F_GETFL) | O_NONBLOCK);
@@ -323,8 +341,7 @@ class VideoReader {
     yv9::vision::check_image_size(url_ + ": frame " + std::to_string(frames_ + 1), w, h, o_.limits);
     if (frames_ > 0 && (w != width_ || h != height_))
       fail("the frame size changed from " + std::to_string(width_) + "x" + std::to_string(height_) + " to " +
-           std::to_string(w) + "x" + std::to_string(h) + " at frame " + std::to_string(frames_ + 1) +
-           " (not supported; split the video)");
+           std::to_string(w) + "x" + std::to_string(h) + " at frame " + std::to_string(frames_ + 1));
     width_ = w, height_ = h;
     rgb_.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3);
     std::size_t got = 0;
@@ -340,6 +357,9 @@ class VideoReader {
       im.bgr[i] = rgb_[i + 2], im.bgr[i + 1] = rgb_[i + 1], im.bgr[i + 2] = rgb_[i];
     ++frames_;
     log_.drain(child_->err());  // the stream report precedes the first frame; fps is known now
+    // ffmpeg scales every frame to the first one's size, so frames read so far are whole pictures;
+    // showinfo (on stderr) tells that the source changed size, and we stop there
+    if (!log_.size_change().empty()) fail(log_.size_change());
     return true;
   }
 
@@ -382,11 +402,20 @@ class VideoReader {
     }
     const int status = child_->wait();
     if (stop.load()) return false;
-    if (status != 0) fail("ffmpeg failed" + (log_.last_error().empty() ? " (exit " + std::to_string(status) + ")" : ": " + log_.last_error()));
-    if (frames_ == 0) fail("no video frames" + (log_.last_error().empty() ? std::string() : " (" + log_.last_error() + ")"));
+    if (!log_.size_change().empty()) fail(log_.size_change());
+    const std::string why = ffmpeg_error();
+    if (frames_ == 0) fail(status == 0 || why == "End of file" ? "no video frames" : "cannot read the video: " + why);
+    if (status != 0) fail("ffmpeg failed after frame " + std::to_string(frames_) + ": " + why);
     // ffmpeg exits 0 after decoding a truncated or damaged file as far as it could; its error lines tell
-    if (!log_.last_error().empty()) fail("damaged or truncated after frame " + std::to_string(frames_) + ": " + log_.last_error());
+    if (!log_.last_error().empty()) fail("damaged or truncated after frame " + std::to_string(frames_) + ": " + why);
     return false;
+  }
+  // ffmpeg's last error without the "file:<name>: " it puts in front (our messages start with the name)
+  std::string ffmpeg_error() const {
+    std::string e = log_.last_error();
+    for (const std::string& p : {"file:" + url_ + ": ", url_ + ": "})
+      if (e.rfind(p, 0) == 0) e = e.substr(p.size());
+    return e.empty() ? "ffmpeg failed without a message" : e;
   }
   bool stopped() {
     done_ = true;
