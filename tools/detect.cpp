@@ -278,10 +278,12 @@ std::string count_summary(const std::vector<yv9::vision::Detection>& det, const 
 // Set by SIGINT/SIGTERM: the producer stops reading, the consumer finishes the frame in hand and
 // every output is finalized (videos closed and renamed, JSON complete).
 std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler stores to g_stop");
 volatile std::sig_atomic_t g_signal = 0;
 extern "C" void on_stop_signal(int sig) {
   g_signal = sig;
-  g_stop.store(true);  // lock-free, so safe in a signal handler
+  g_stop.store(true);        // lock-free, so safe in a signal handler
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once, should finalizing hang
 }
 
 void install_stop_handlers() {
@@ -318,8 +320,6 @@ std::string jsonl_record(const yv9tool::Source& s, const yv9tool::Work& w, const
   j += ", \"timings\": " + std::string(tm);
   if (s.live()) j += ", \"latency_ms\": " + yv9::io::json_number(latency_ms);
   j += "}}\n";
-  for (char& c : j)  // the C locale never makes "%.3f" a comma, but be sure the line stays JSON
-    if (c == '\n' && &c != &j.back()) c = ' ';
   return j;
 }
 

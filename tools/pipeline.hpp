@@ -101,7 +101,7 @@ class NewestFrame {
   struct Frame {
     yv9::vision::Image im;
     long number = 0;
-    double fps = 0;
+    double fps = 0, decode_ms = 0;
     Clock::time_point captured;
   };
   void put(Frame f) {
@@ -245,11 +245,12 @@ class Producer {
         VideoReader r(s.path, reader_options(s));
         NewestFrame::Frame f;
         long raw = 0;
-        while (r.next(f.im, quit)) {
+        for (auto t0 = Clock::now(); r.next(f.im, quit); t0 = Clock::now()) {
           if (++raw % o_.vid_stride != 0) continue;
           f.number = raw / o_.vid_stride;
           f.fps = r.fps();
           f.captured = Clock::now();
+          f.decode_ms = ms_between(t0, f.captured);  // includes waiting for the source's next frame
           slot.put(f);
         }
         slot.finish("");
@@ -268,6 +269,7 @@ class Producer {
       w.frame = f.number;
       w.fps = f.fps;
       w.captured = f.captured;
+      w.decode_ms = f.decode_ms;
       w.im = std::move(f.im);
       w.dropped = slot.dropped();
       if (!send(std::move(w))) {
