@@ -12,19 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "support.hpp"
+#include "cli.hpp"
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
+using yv9test::Run;
+const auto& slurp = yv9test::slurp_text;
+const auto& lines = yv9test::count_lines;
 
 std::string tmpdir() {
   static std::string d = [] {
@@ -45,12 +39,6 @@ Run detect(const std::string& args, const std::string& env = "") {
                           args + " >'" + o + "' 2>'" + e + "'";
   const int st = std::system(cmd.c_str());
   return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(o), slurp(e)};
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
 }
 
 const std::string W = yv9test::source_dir() + "/weights/gelan-t-mmqa-shapes.bin";
