@@ -424,6 +424,7 @@ int run_source(const Args& a) {
         }
         continue;
       }
+      current = s.video() ? w.src : sources.size();
       yv9::vision::DetectionResult r;
       const auto t0 = yv9tool::Clock::now();
       const yv9::Tensor<float> pred = det.forward(w.x);
@@ -475,8 +476,7 @@ int run_source(const Args& a) {
                    r.geometry.out_w, count_summary(r.detections, det.names()).c_str(), r.detections.empty() ? "(no detections), " : "",
                    r.timings.preprocess_ms, r.timings.inference_ms, r.timings.nms_ms, extra.c_str());
       std::fflush(progress);
-      ++stats.frames;
-      current = s.video() ? w.src : sources.size();
+      if (s.video()) ++stats.frames;
       current_dropped = w.dropped;
       (s.video() ? frames_done : images_ok) += 1;
       total.preprocess_ms += r.timings.preprocess_ms;
