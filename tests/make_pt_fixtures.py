@@ -260,14 +260,14 @@ def make_model_checkpoints():
                     "noautoanchor": None, "batch_size": [4]},
             "git": None, "date": "2026-11-27T22:00:00"}
     save(ckpt, "train_ckpt")
-    write_expected("train_ckpt", list(ema.state_dict().items()), model_meta("ema"))
+    write_expected("train_ckpt", list(ema.state_dict().items()), dict(model_meta("ema"), imgsz="64"))  # from opt
 
     # Stripped: model = ema, the rest None; names as a list.
     stripped = copy.deepcopy(ema)
     stripped.names = ["circle", "caf\u00e9"]
     save({"epoch": -1, "best_fitness": None, "model": stripped, "ema": None, "updates": None, "optimizer": None,
           "opt": ckpt["opt"], "git": None, "date": ckpt["date"]}, "stripped")
-    write_expected("stripped", list(stripped.state_dict().items()), model_meta("model"))
+    write_expected("stripped", list(stripped.state_dict().items()), dict(model_meta("model"), imgsz="64"))
 
     # "-converted" style, in the key order of upstream's reparameterization notebook.
     conv = make_model(4).half()

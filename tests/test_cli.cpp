@@ -12,19 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "support.hpp"
+#include "cli.hpp"
 
 namespace {
 
-struct Run {
-  int code;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
+using yv9test::Run;
+const auto& slurp = yv9test::slurp_text;
+const auto& lines = yv9test::count_lines;
 
 std::string tmpdir() {
   static std::string d = [] {
@@ -35,20 +29,16 @@ std::string tmpdir() {
   return d;
 }
 
-Run detect(const std::string& args) {
+// `env`: VAR=value assignments for the tool's environment ("" for none)
+Run detect(const std::string& args, const std::string& env = "") {
   const std::string o = tmpdir() + "/stdout", e = tmpdir() + "/stderr";
   // cross builds: run the target's binary through the emulator (tests/CMakeLists.txt sets it)
   const char* emu = std::getenv("YV9_TEST_EMULATOR");
-  const std::string cmd = (emu ? std::string(emu) + " " : std::string()) + std::string(YV9_BINARY_DIR) + "/bin/detect " +
+  const std::string cmd = (env.empty() ? std::string() : "env " + env + " ") + (emu ? std::string(emu) + " " : std::string()) +
+                          std::string(YV9_BINARY_DIR) + "/bin/detect " +
                           args + " >'" + o + "' 2>'" + e + "'";
   const int st = std::system(cmd.c_str());
   return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(o), slurp(e)};
-}
-
-int lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
 }
 
 const std::string W = yv9test::source_dir() + "/weights/gelan-t-mmqa-shapes.bin";
@@ -162,4 +152,43 @@ TEST_CASE("cli: a weight file for another model, and a truncated weight file") {
   CHECK(r.code == 1);
   CHECK(lines(r.err) == 1);
   CHECK(r.err.find("trunc.bin") != std::string::npos);
+}
+
+TEST_CASE("cli: --img defaults to the training size the weight file records; --img wins") {
+  const std::string one = yv9test::source_dir() + "/weights/samples/samples_00001.png";
+  Run r = detect("--weights " + W + " --source " + one + " --out " + tmpdir() + "/imgsz --nosave");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("image size 160 (trained at this size, from the weight file") != std::string::npos);
+  CHECK(r.out.find(": 160x128 ") != std::string::npos);  // 480x640 photo at 160: 160 high, 128 wide
+  r = detect("--weights " + W + " --source " + one + " --out " + tmpdir() + "/imgsz --nosave --img 320");
+  REQUIRE(r.code == 0);
+  CHECK(r.out.find("image size") == std::string::npos);
+  CHECK(r.out.find(": 320x256 ") != std::string::npos);
+}
+
+TEST_CASE("cli: a missing camera, and a video without ffmpeg installed: exit 1, one line; images still work") {
+  Run cam = detect("--weights " + W + " --source /dev/video63 --out " + tmpdir() + "/cam");
+  CHECK(cam.code == 1);
+  CHECK(lines(cam.err) == 1);
+  CHECK(cam.err.find("/dev/video63: no such camera") != std::string::npos);
+  // PATH without ffmpeg: the video fails naming the package; the image next to it is processed
+  const std::string d = tmpdir() + "/noffmpeg";
+  std::system(("mkdir -p '" + d + "' && cp '" + yv9test::source_dir() + "/weights/samples/samples_00001.png' '" + d +
+               "/a.png' && printf 'not really a video' > '" + d + "/b.mp4'").c_str());
+  Run r = detect("--weights " + W + " --source " + d + " --out " + tmpdir() + "/noffmpeg-out", "PATH=/nonexistent");
+  CHECK(r.code == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("b.mp4: video needs the ffmpeg executable") != std::string::npos);
+  CHECK(r.err.find("apt-get install ffmpeg") != std::string::npos);
+  CHECK(r.out.find("image 1/2") != std::string::npos);
+  CHECK(yv9test::exists(tmpdir() + "/noffmpeg-out/a.png"));
+}
+
+TEST_CASE("cli: --shard and --vid-stride are checked") {
+  for (const char* bad : {"--shard 3/2", "--shard 0/2", "--shard 2", "--vid-stride 0"}) {
+    CAPTURE(bad);
+    Run r = detect("--weights " + W + " --source " + yv9test::source_dir() + "/weights/samples " + bad);
+    CHECK(r.code == 2);
+    CHECK(r.err.rfind("detect: --", 0) == 0);
+  }
 }

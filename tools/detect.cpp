@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
-// detect — the main command-line tool: upstream detect.py on images, plus parity, summary and bench modes.
+// detect — the main command-line tool: upstream detect.py on images, videos, cameras and streams,
+// plus parity, summary and bench modes.
 //
-//   detect --weights M.bin --source IMG|DIR [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]
+//   detect --weights M.bin --source SRC [--img N] [--conf 0.25] [--iou 0.45] [--max-det 1000]
 //          [--classes C ...] [--agnostic-nms] [--square] [--out DIR] [--save-txt] [--save-conf] [--json]
-//          [--nosave] [--threads N]                       upstream detect.py, same boxes
+//          [--jsonl] [--nosave] [--vid-stride N] [--shard K/N] [--stream-timeout S] [--threads N]
+//                                                       upstream detect.py, same boxes; SRC: tools/sources.hpp
+//                                                       --img defaults to the training size in the weight file
 //   detect --config MODEL.yaml --summary                 upstream's per-layer table, last line "<N> parameters"
 //   detect --weights M.bin --tensor IN.npy --raw OUT.npy parity mode: the tensor upstream feeds into NMS
 //   detect --weights M.bin --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]
@@ -14,18 +17,23 @@
 #include <yv9/weights/synthetic.hpp>
 #include <yv9/yv9.hpp>
 
-#include <dirent.h>
+#include "pipeline.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <sys/resource.h>
-
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -42,9 +50,11 @@ struct Args {
 };
 
 const char* kUsage =
-    "usage: detect --weights M.bin --source IMG|DIR [--img 640] [--conf 0.25] [--iou 0.45] [--max-det 1000]\n"
+    "usage: detect --weights M.bin --source SRC [--img N] [--conf 0.25] [--iou 0.45] [--max-det 1000]\n"
     "              [--classes C ...] [--agnostic-nms] [--square] [--out DIR] [--save-txt] [--save-conf] [--json]\n"
-    "              [--nosave] [--threads N]\n"
+    "              [--jsonl] [--nosave] [--vid-stride N] [--shard K/N] [--stream-timeout 10] [--threads N]\n"
+    "         SRC: image, video, folder, glob, list.txt, - (paths on stdin), /dev/video0 or 0, rtsp/rtmp/udp/http(s) URL\n"
+    "         --img: default = the training size stored in the weight file, else 640\n"
     "       detect --config MODEL.yaml --summary\n"
     "       detect --weights M.bin --tensor IN.npy --raw OUT.npy [--threads N]\n"
     "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n";
@@ -60,9 +70,10 @@ std::string canonical(const std::string& k) {
 
 Args parse_args(int argc, char** argv) {
   static const std::vector<std::string> with_value = {"--config", "--weights", "--tensor", "--raw", "--threads", "--img",
-                                                      "--runs", "--warmup", "--source", "--conf", "--iou", "--max-det", "--out"};
+                                                      "--runs", "--warmup", "--source", "--conf", "--iou", "--max-det", "--out",
+                                                      "--vid-stride", "--shard", "--stream-timeout"};
   static const std::vector<std::string> flags = {"--summary", "--help", "--bench", "--agnostic-nms", "--square",
-                                                 "--save-txt", "--save-conf", "--json", "--nosave"};
+                                                 "--save-txt", "--save-conf", "--json", "--jsonl", "--nosave"};
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string k = argv[i], v;
@@ -239,43 +250,11 @@ double parse_double(const std::string& s, const char* what, double lo, double hi
   return v;
 }
 
-bool is_dir(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool has_image_extension(const std::string& name) {
-  const std::string e = yv9::vision::detail::lower_extension(name);
-  return e == "jpg" || e == "jpeg" || e == "png" || e == "bmp";
-}
-
-// IMG or every image (by extension) of DIR, sorted by name as upstream's glob is.
-std::vector<std::string> list_sources(const std::string& src) {
-  if (!is_dir(src)) {
-    struct stat st;
-    if (::stat(src.c_str(), &st) != 0) throw yv9::IoError(src + ": no such file or directory");
-    return {src};
-  }
-  std::vector<std::string> files;
-  DIR* d = ::opendir(src.c_str());
-  if (!d) throw yv9::IoError(src + ": cannot read the directory");
-  while (dirent* e = ::readdir(d)) {
-    const std::string n = e->d_name;
-    if (n == "." || n == ".." || !has_image_extension(n)) continue;
-    const std::string path = src + (src.back() == '/' ? "" : "/") + n;
-    if (!is_dir(path)) files.push_back(path);
-  }
-  ::closedir(d);
-  std::sort(files.begin(), files.end());
-  if (files.empty()) throw yv9::IoError(src + ": no images (.jpg, .jpeg, .png, .bmp) in this directory");
-  return files;
-}
-
 void make_dirs(const std::string& path) {
   std::string cur;
   for (std::size_t i = 0; i <= path.size(); ++i) {
     if (i == path.size() || path[i] == '/') {
-      if (!cur.empty() && !is_dir(cur) && ::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
+      if (!cur.empty() && !yv9tool::is_dir(cur) && ::mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST)
         throw yv9::IoError(cur + ": cannot create the directory (" + std::strerror(errno) + ")");
     }
     if (i < path.size()) cur += path[i];
@@ -283,10 +262,6 @@ void make_dirs(const std::string& path) {
 }
 
 std::string base_name(const std::string& p) { return p.substr(p.find_last_of('/') + 1); }
-std::string stem(const std::string& p) {
-  const std::string b = base_name(p);
-  return b.substr(0, b.rfind('.'));
-}
 
 // "2 circles, 1 star, " as upstream prints counts (per class, in class order, naive plural 's').
 std::string count_summary(const std::vector<yv9::vision::Detection>& det, const std::vector<std::string>& names) {
@@ -300,9 +275,69 @@ std::string count_summary(const std::vector<yv9::vision::Detection>& det, const 
   return s;
 }
 
+// Set by SIGINT/SIGTERM: the producer stops reading, the consumer finishes the frame in hand and
+// every output is finalized (videos closed and renamed, JSON complete).
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the signal handler stores to g_stop");
+volatile std::sig_atomic_t g_signal = 0;
+extern "C" void on_stop_signal(int sig) {
+  g_signal = sig;
+  g_stop.store(true);        // lock-free, so safe in a signal handler
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once, should finalizing hang
+}
+
+void install_stop_handlers() {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a dead encoder or a closed stdout is an error return, not death
+}
+
+// One JSON line per image or frame (--jsonl). "timings" comes last, so a consumer that compares
+// runs can cut it off.
+std::string jsonl_record(const yv9tool::Source& s, const yv9tool::Work& w, const std::vector<yv9::vision::Detection>& det,
+                         const std::vector<std::string>& names, const yv9::vision::Timings& t, double latency_ms) {
+  using yv9::vision::json_number;
+  using yv9::vision::json_string;
+  std::string j = "{\"id\": " + json_string(w.frame ? s.path + "#" + std::to_string(w.frame) : s.path) +
+                  ", \"source\": " + json_string(s.path);
+  if (w.frame) j += ", \"frame\": " + std::to_string(w.frame);
+  j += ", \"width\": " + std::to_string(w.im.width) + ", \"height\": " + std::to_string(w.im.height) + ", \"detections\": [";
+  for (std::size_t i = 0; i < det.size(); ++i) {
+    const yv9::vision::Detection& d = det[i];
+    j += (i ? ", " : "") + std::string("{\"class_id\": ") + std::to_string(d.cls) +
+         ", \"name\": " + json_string(names.at(static_cast<std::size_t>(d.cls))) + ", \"confidence\": " + json_number(d.conf) +
+         ", \"box\": [" + json_number(d.x1) + ", " + json_number(d.y1) + ", " + json_number(d.x2) + ", " + json_number(d.y2) + "]}";
+  }
+  j += "]";
+  if (s.live()) j += ", \"dropped\": " + std::to_string(w.dropped);
+  char tm[200];
+  std::snprintf(tm, sizeof tm, "{\"decode_ms\": %.3f, \"preprocess_ms\": %.3f, \"inference_ms\": %.3f, \"nms_ms\": %.3f",
+                w.decode_ms, w.preprocess_ms, t.inference_ms, t.nms_ms);
+  j += ", \"timings\": " + std::string(tm);
+  if (s.live()) j += ", \"latency_ms\": " + yv9::io::json_number(latency_ms);
+  j += "}}\n";
+  return j;
+}
+
+std::pair<int, int> parse_shard(const std::string& s) {
+  const auto slash = s.find('/');
+  if (slash == std::string::npos) throw yv9::UsageError("--shard must be K/N (e.g. 1/4), got '" + s + "'");
+  const int n = parse_int(s.substr(slash + 1), "--shard N", 1, 1000000);
+  const int k = parse_int(s.substr(0, slash), "--shard K", 1, n);
+  return {k, n};
+}
+
+struct SourceStats {
+  long frames = 0;
+  std::vector<double> latency_ms;
+};
+
 int run_source(const Args& a) {
   yv9::vision::DetectorOptions o;
-  o.img = parse_int(a.get("--img", "640"), "--img", 32, 8192);
   o.square = a.has("--square");
   o.nms.conf_thres = parse_double(a.get("--conf", "0.25"), "--conf", 0, 1);
   o.nms.iou_thres = parse_double(a.get("--iou", "0.45"), "--iou", 0, 1);
@@ -310,57 +345,175 @@ int run_source(const Args& a) {
   o.nms.agnostic = a.has("--agnostic-nms");
   for (const auto& c : a.classes) o.nms.classes.push_back(parse_int(c, "--classes", 0, 1000000));
   o.threads = a.has("--threads") ? parse_int(a.get("--threads"), "--threads", 0, 1024) : 0;
-  const std::vector<std::string> files = list_sources(a.get("--source"));
-  yv9::vision::Detector det(a.get("--weights"), o);
+  yv9tool::ProducerOptions po;
+  po.vid_stride = parse_int(a.get("--vid-stride", "1"), "--vid-stride", 1, 1000000);
+  po.stream_timeout_s = parse_double(a.get("--stream-timeout", "10"), "--stream-timeout", 0.1, 86400);
+  const bool jsonl = a.has("--jsonl");
+  std::FILE* progress = jsonl ? stderr : stdout;  // stdout carries the JSON lines then
+  if (a.has("--img")) o.img = parse_int(a.get("--img"), "--img", 32, 8192);
+  std::vector<yv9tool::Source> sources = yv9tool::list_sources(a.get("--source"));
+  if (a.has("--shard")) {
+    const auto [k, n] = parse_shard(a.get("--shard"));
+    sources = yv9tool::shard(std::move(sources), k, n);
+  }
+  auto model = yv9::model::load_model<float>(a.get("--weights"));
+  if (!a.has("--img")) {
+    o.img = model.meta.imgsz > 0 ? model.meta.imgsz : 640;
+    if (model.meta.imgsz > 0) std::fprintf(progress, "image size %d (trained at this size, from the weight file; --img overrides)\n", o.img);
+  }
+  const yv9::vision::Detector det(std::move(model), o);
   const std::string out = a.get("--out", "runs/detect");
   const bool save_img = !a.has("--nosave"), save_txt = a.has("--save-txt"), save_conf = a.has("--save-conf");
   make_dirs(out);
   if (save_txt) make_dirs(out + "/labels");
+
+  install_stop_handlers();
+  yv9tool::Channel<yv9tool::Work> queue(2);
+  yv9tool::Producer producer(sources, det, po, queue, g_stop);
+  std::thread producer_thread([&] { producer.run(); });
+
   std::vector<std::string> json;
   int failed = 0;
+  std::size_t images_ok = 0, frames_done = 0;
   yv9::vision::Timings total;
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    const std::string& f = files[i];
-    const std::string prefix = "image " + std::to_string(i + 1) + "/" + std::to_string(files.size()) + " " + f + ": ";
+  std::unique_ptr<yv9tool::VideoWriter> writer;
+  std::size_t writer_src = 0;
+  SourceStats stats;
+  const std::string n_src = std::to_string(sources.size());
+  const auto t_start = yv9tool::Clock::now();
+
+  auto close_video = [&](const yv9tool::Source& s) {
+    if (!writer) return;
     try {
-      yv9::vision::Image im = yv9::vision::load_image(f);
-      yv9::vision::DetectionResult r = det.detect(im);
+      writer->finish();
+      std::fprintf(progress, "%s: %ld frames -> %s/%s.mp4 (%s)\n", s.path.c_str(), writer->frames(), out.c_str(),
+                   yv9tool::output_stem(s).c_str(), writer->codec().c_str());
+    } catch (const yv9::Error& e) {
+      ++failed;
+      std::fprintf(stderr, "%s\n", e.what());
+    }
+    writer.reset();
+  };
+
+  // A video source is done (or interrupted): its file finalized, a live source's tally printed.
+  auto finish_video = [&](std::size_t src, long dropped) {
+    const yv9tool::Source& s = sources[src];
+    if (writer) close_video(sources[writer_src]);
+    if (s.live() && stats.frames > 0) {
+      const std::vector<double>& l = stats.latency_ms;
+      std::fprintf(progress, "%s: %ld frames processed, %ld dropped, latency median %.1f ms, max %.1f ms\n", s.path.c_str(),
+                   stats.frames, dropped, median(l), l.empty() ? 0.0 : *std::max_element(l.begin(), l.end()));
+    }
+    stats = SourceStats();
+  };
+  std::size_t current = sources.size();  // the video source whose frames are in flight
+  long current_dropped = 0;
+
+  try {
+    yv9tool::Work w;
+    while (!g_stop.load() && queue.pop(w)) {
+      const yv9tool::Source& s = sources[w.src];
+      const std::string idx = std::to_string(w.src + 1) + "/" + n_src;
+      if (w.end) {
+        if (s.video()) finish_video(w.src, w.dropped);
+        current = sources.size();
+        if (!w.error.empty()) {
+          ++failed;
+          if (s.video()) std::fprintf(stderr, "%s\n", w.error.c_str());
+          else std::fprintf(stderr, "image %s %s: skipped: %s\n", idx.c_str(), s.path.c_str(), w.error.c_str());
+        }
+        continue;
+      }
+      current = s.video() ? w.src : sources.size();
+      yv9::vision::DetectionResult r;
+      const auto t0 = yv9tool::Clock::now();
+      const yv9::Tensor<float> pred = det.forward(w.x);
+      const auto t1 = yv9tool::Clock::now();
+      r.detections = det.postprocess(pred, w.geometry);
+      r.geometry = w.geometry;
+      r.timings = {w.preprocess_ms, yv9tool::ms_between(t0, t1), yv9tool::ms_between(t1, yv9tool::Clock::now())};
       yv9::vision::round_boxes(r.detections);  // detect.py rounds before drawing and saving
+      const std::string stem = yv9tool::output_stem(s);
       if (save_img) {
-        yv9::vision::draw_detections(im, r.detections, det.names());
-        const std::string ext = yv9::vision::detail::lower_extension(f);
-        yv9::vision::write_image(out + "/" + (ext == "bmp" ? stem(f) + ".png" : base_name(f)), im);
+        yv9::vision::draw_detections(w.im, r.detections, det.names());
+        if (!s.video()) {
+          const std::string ext = yv9::vision::detail::lower_extension(s.path);
+          yv9::vision::write_image(out + "/" + (ext == "bmp" ? stem + ".png" : base_name(s.path)), w.im);
+        } else {
+          if (writer && writer_src != w.src) close_video(sources[writer_src]);
+          if (!writer) {
+            writer = std::make_unique<yv9tool::VideoWriter>(out + "/" + stem + ".mp4", w.im.width, w.im.height, w.fps);
+            writer_src = w.src;
+          }
+          writer->write(w.im);
+        }
       }
       if (save_txt)
-        yv9::vision::write_yolo_labels(out + "/labels/" + stem(f) + ".txt", r.detections, im.width, im.height, save_conf);
+        yv9::vision::write_yolo_labels(out + "/labels/" + stem + (w.frame ? "_" + std::to_string(w.frame) : "") + ".txt",
+                                       r.detections, w.im.width, w.im.height, save_conf);
+      const double latency = yv9tool::ms_between(w.captured, yv9tool::Clock::now());
       if (a.has("--json"))
-        json.push_back(yv9::vision::detections_json(f, im.width, im.height, r.detections, det.names()));
-      std::printf("%s%dx%d %s%s(preprocess %.1fms, inference %.1fms, NMS %.1fms)\n", prefix.c_str(), r.geometry.out_h,
-                  r.geometry.out_w, count_summary(r.detections, det.names()).c_str(), r.detections.empty() ? "(no detections), " : "",
-                  r.timings.preprocess_ms, r.timings.inference_ms, r.timings.nms_ms);
-      std::fflush(stdout);
+        json.push_back(yv9::vision::detections_json(w.frame ? s.path + "#" + std::to_string(w.frame) : s.path, w.im.width,
+                                                    w.im.height, r.detections, det.names()));
+      if (jsonl) {
+        const std::string line = jsonl_record(s, w, r.detections, det.names(), r.timings, latency);
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fflush(stdout);
+      }
+      std::string prefix;
+      if (!s.video()) prefix = "image " + idx + " " + s.path + ": ";
+      else if (!s.live())
+        prefix = "video " + idx + " (frame " + std::to_string(w.frame) + "/" + (w.total ? std::to_string(w.total) : "?") + ") " + s.path + ": ";
+      else prefix = "stream " + idx + " (frame " + std::to_string(w.frame) + ") " + s.path + ": ";
+      std::string extra;
+      if (s.live()) {
+        char b[96];
+        std::snprintf(b, sizeof b, " latency %.1fms, dropped %ld", latency, w.dropped);
+        extra = b;
+        stats.latency_ms.push_back(latency);
+      }
+      std::fprintf(progress, "%s%dx%d %s%s(preprocess %.1fms, inference %.1fms, NMS %.1fms)%s\n", prefix.c_str(), r.geometry.out_h,
+                   r.geometry.out_w, count_summary(r.detections, det.names()).c_str(), r.detections.empty() ? "(no detections), " : "",
+                   r.timings.preprocess_ms, r.timings.inference_ms, r.timings.nms_ms, extra.c_str());
+      std::fflush(progress);
+      if (s.video()) ++stats.frames;
+      current_dropped = w.dropped;
+      (s.video() ? frames_done : images_ok) += 1;
       total.preprocess_ms += r.timings.preprocess_ms;
       total.inference_ms += r.timings.inference_ms;
       total.nms_ms += r.timings.nms_ms;
-    } catch (const yv9::Error& e) {
-      ++failed;
-      std::fprintf(stderr, "%sskipped: %s\n", prefix.c_str(), e.what());
     }
+  } catch (...) {
+    g_stop = true;  // stop the producer, then finalize what exists and report
+    queue.close();
+    producer_thread.join();
+    if (current < sources.size()) finish_video(current, current_dropped);
+    throw;
   }
+  queue.close();
+  producer_thread.join();
+  if (current < sources.size()) finish_video(current, current_dropped);  // interrupted mid-video
+  const double wall_s = std::chrono::duration<double>(yv9tool::Clock::now() - t_start).count();
   if (a.has("--json")) {
     std::string doc = "[\n";
     for (std::size_t i = 0; i < json.size(); ++i) doc += json[i] + (i + 1 < json.size() ? ",\n" : "");
     doc += "]\n";
     yv9::io::write_file_atomic(out + "/detections.json", doc);
   }
-  const std::size_t ok = files.size() - static_cast<std::size_t>(failed);
-  if (ok)
-    std::printf("Speed: %.1fms preprocess, %.1fms inference, %.1fms NMS per image (%d threads)\n", total.preprocess_ms / ok,
-                total.inference_ms / ok, total.nms_ms / ok, yv9::resolve_threads(o.threads));
-  std::printf("Results saved to %s (%zu of %zu images)\n", out.c_str(), ok, files.size());
+  const std::size_t done = images_ok + frames_done;
+  if (done) {
+    std::fprintf(progress, "Speed: %.1fms preprocess, %.1fms inference, %.1fms NMS per image (%d threads)\n", total.preprocess_ms / done,
+                 total.inference_ms / done, total.nms_ms / done, yv9::resolve_threads(o.threads));
+    std::fprintf(progress, "Throughput: %zu images/frames in %.2f s = %.2f images/s (decoding and letterboxing overlap inference)\n",
+                 done, wall_s, done / wall_s);
+  }
+  std::fprintf(progress, "Results saved to %s (%zu images, %zu video frames)\n", out.c_str(), images_ok, frames_done);
+  if (g_signal) {
+    std::fprintf(stderr, "detect: stopped by %s; outputs so far finalized\n", g_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    return 128 + g_signal;
+  }
   return failed ? 1 : 0;
 }
-
 }  // namespace
 
 int main(int argc, char** argv) {

@@ -1,12 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Installs what building and testing yv9 needs on Debian 12 (as root, or through sudo).
-#   tools/setup-debian.sh          build + test dependencies
+#   tools/setup-debian.sh          build + test dependencies (ffmpeg: detect's video sources and outputs;
+#                                  parallel: the sharding test)
 #   tools/setup-debian.sh --ci     also what the hardening jobs of .ci/run need (sanitizers, fuzzers,
 #                                  ThreadSanitizer with OpenMP, ARM64 cross build + qemu)
 #   tools/setup-debian.sh --extra  --ci plus the PyTorch reference and the benchmark tools
 set -eu
-pkgs="g++ cmake make libeigen3-dev libstb-dev doctest-dev"
+pkgs="g++ cmake make libeigen3-dev libstb-dev doctest-dev ffmpeg parallel"
 ci="clang-14 libfuzzer-14-dev libclang-rt-14-dev g++-aarch64-linux-gnu qemu-user"
 case "${1:-}" in
   --ci) pkgs="$pkgs $ci" ;;

@@ -17,7 +17,7 @@
 // Metadata (docs/weight-format.md): "config" = the model's `yaml` dict written back as yaml text
 // (see yaml_from_pickle), "names" = JSON array, "stride" = JSON array, "bn_eps" (the most common
 // BatchNorm eps, "0.001" when there is no BatchNorm or no model) and "bn_eps_by_module" for the
-// BatchNorms that differ.
+// BatchNorms that differ, "imgsz" = the training image size from a training checkpoint's `opt`.
 #pragma once
 #include <algorithm>
 #include <cctype>
@@ -208,6 +208,7 @@ class CheckpointReader {
   }
 
   void take_dict(const PyObject* d) {
+    take_imgsz(d);
     for (const char* key : {"ema", "model"})
       if (is_module(d->get(key))) return take_model(d->get(key), key);
     for (const char* key : {"ema", "model", "state_dict"})
@@ -361,6 +362,18 @@ class CheckpointReader {
     Json arr = Json::array();
     for (std::size_t i = 0; i < t.bytes.size(); i += es) arr.push_back(convert_element<double>(t.dtype, t.bytes.data() + i));
     ck_.metadata["stride"] = arr.dump();
+  }
+
+  // Upstream's training checkpoints keep the training options (`opt`, a dict of argparse's
+  // values); `imgsz` is an int, or [train, test] in older runs (the first is taken).
+  void take_imgsz(const PyObject* d) {
+    const PyObject* opt = d->get("opt");
+    if (!opt || (opt->kind != PyKind::Dict && opt->kind != PyKind::Object)) return;
+    const PyObject* s = opt->get("imgsz");
+    if (s && (s->kind == PyKind::List || s->kind == PyKind::Tuple) && !s->items.empty()) s = s->items.front();
+    if (!s || s->kind != PyKind::Int) return;
+    if (s->integer < 1 || s->integer > 8192) return warn("opt.imgsz " + std::to_string(s->integer) + " ignored (not in 1..8192)");
+    ck_.metadata["imgsz"] = std::to_string(s->integer);
   }
 
   void warn(const std::string& w) { ck_.warnings.push_back(a_.label() + ": " + w); }

@@ -21,6 +21,7 @@ struct ModelMeta {
   std::vector<std::string> names;  // class names (may be empty)
   double bn_eps = 1e-3;
   std::map<std::string, double> bn_eps_by_module;
+  int imgsz = 0;  // the training image size (upstream's opt['imgsz']) when the file records it, else 0
 };
 
 inline ModelMeta read_meta(const io::WeightFile& wf, const std::string& label) {
@@ -50,6 +51,13 @@ inline ModelMeta read_meta(const io::WeightFile& wf, const std::string& label) {
       if (!n.is_string()) throw FormatError(label + ": a class name is not a string");
       m.names.push_back(n.as_string());
     }
+  }
+  const std::string imgsz = wf.meta("imgsz");
+  if (!imgsz.empty()) {
+    char* iend = nullptr;
+    const long v = std::strtol(imgsz.c_str(), &iend, 10);
+    if (!iend || *iend || v < 1 || v > 8192) throw FormatError(label + ": bad imgsz '" + imgsz + "' in the metadata");
+    m.imgsz = static_cast<int>(v);
   }
   std::string base = label.substr(label.find_last_of('/') + 1);
   m.name = base.substr(0, base.rfind('.'));
