@@ -57,6 +57,9 @@ TEST_CASE("cli: usage errors exit 2 with the message first") {
   r = detect("--weights " + W + " --source x --conf 2");
   CHECK(r.code == 2);
   CHECK(r.err.find("--conf must be a number") != std::string::npos);
+  r = detect("--weights " + W + " --source x --conv winograd");
+  CHECK(r.code == 2);
+  CHECK(r.err.rfind("detect: --conv must be auto, im2col, f2 or f4, got 'winograd'", 0) == 0);
 }
 
 TEST_CASE("cli: --summary prints upstream's table and the parameter count last") {
@@ -77,6 +80,17 @@ TEST_CASE("cli: --tensor/--raw writes the prediction; bad .npy inputs are refuse
   REQUIRE(r.code == 0);
   yv9::Tensor<float> y = yv9::io::read_npy_f32(out);
   CHECK(y.dim(1) == 7);
+  // Every convolution path gives the same prediction to float32's noise (the model has 3x3 layers).
+  for (const char* conv : {"im2col", "f2", "f4"}) {
+    CAPTURE(conv);
+    const std::string other = tmpdir() + "/raw_" + conv + ".npy";
+    REQUIRE(detect("--weights " + dir + "model.bin --tensor " + dir + "in_32x32.npy --raw " + other + " --conv " + conv).code == 0);
+    const yv9::Tensor<float> z = yv9::io::read_npy_f32(other);
+    REQUIRE(z.shape() == y.shape());
+    double worst = 0;
+    for (std::int64_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(double(z[i]) - double(y[i])) / (1 + std::abs(double(y[i]))));
+    CHECK(worst < 1e-4);
+  }
   // a float64 array, a truncated file, a text file: exit 1, one line, no output file
   const std::string f64 = tmpdir() + "/f64.npy";
   {

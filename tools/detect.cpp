@@ -11,6 +11,8 @@
 //   detect --weights M.bin --tensor IN.npy --raw OUT.npy parity mode: the tensor upstream feeds into NMS
 //   detect --weights M.bin --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]
 //   detect --config MODEL.yaml --bench ...               the same on synthetic weights
+//   --conv auto|im2col|f2|f4 (any mode that runs a network): how 3x3 convolutions run (ops::ConvAlgo);
+//   im2col keeps the smallest weights, auto (the default) takes Winograd where it applies
 //
 // Every error is one line on stderr; exit 2 for usage errors, 1 for everything else.
 #include <yv9/io/atomic_file.hpp>
@@ -57,7 +59,9 @@ const char* kUsage =
     "         --img: default = the training size stored in the weight file, else 640\n"
     "       detect --config MODEL.yaml --summary\n"
     "       detect --weights M.bin --tensor IN.npy --raw OUT.npy [--threads N]\n"
-    "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n";
+    "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n"
+    "         any mode that runs a network: --conv auto|im2col|f2|f4 (default auto: Winograd where it applies;\n"
+    "         im2col: the smallest memory)\n";
 
 // upstream's long names are accepted as aliases
 std::string canonical(const std::string& k) {
@@ -71,7 +75,7 @@ std::string canonical(const std::string& k) {
 Args parse_args(int argc, char** argv) {
   static const std::vector<std::string> with_value = {"--config", "--weights", "--tensor", "--raw", "--threads", "--img",
                                                       "--runs", "--warmup", "--source", "--conf", "--iou", "--max-det", "--out",
-                                                      "--vid-stride", "--shard", "--stream-timeout"};
+                                                      "--vid-stride", "--shard", "--stream-timeout", "--conv"};
   static const std::vector<std::string> flags = {"--summary", "--help", "--bench", "--agnostic-nms", "--square",
                                                  "--save-txt", "--save-conf", "--json", "--jsonl", "--nosave"};
   Args a;
@@ -522,6 +526,12 @@ int main(int argc, char** argv) {
     if (a.has("--help")) {
       std::fputs(kUsage, stdout);
       return 0;
+    }
+    if (a.has("--conv")) {
+      yv9::ops::ConvAlgo algo;
+      if (!yv9::ops::conv_algo_from_name(a.get("--conv"), algo))
+        throw yv9::UsageError("--conv must be auto, im2col, f2 or f4, got '" + a.get("--conv") + "'");
+      yv9::ops::set_default_conv_algo(algo);  // before any model is loaded
     }
     if (a.has("--summary")) {
       if (!a.has("--config")) throw yv9::UsageError("--summary needs --config MODEL.yaml");
