@@ -30,6 +30,7 @@
 // on them later).
 #pragma once
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -431,8 +432,8 @@ inline std::vector<RectBatch> rect_batches(const std::vector<std::pair<int, int>
   std::vector<RectBatch> out;
   for (std::size_t s = 0; s < order.size(); s += static_cast<std::size_t>(batch)) {
     RectBatch b;
-    b.items.assign(order.begin() + static_cast<std::ptrdiff_t>(s),
-                   order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), s + static_cast<std::size_t>(batch))));
+    // (a loop, not assign(first, last): GCC 12 reports a false -Wnonnull on the inlined memmove)
+    for (std::size_t k = s; k < std::min(order.size(), s + static_cast<std::size_t>(batch)); ++k) b.items.push_back(order[k]);
     double mini = ar[b.items.front()], maxi = ar[b.items.back()];
     double sh = 1, sw = 1;
     if (maxi < 1) sh = maxi;
