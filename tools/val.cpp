@@ -7,7 +7,8 @@
 // stdout: upstream's table (all + one row per class present in the labels), then the line
 //   val: images=N instances=M P=0.xxxx R=0.xxxx mAP50=0.xxxx mAP50-95=0.xxxx
 // stderr: warnings (left-out images, corrupt labels) and progress.
-// Exit 0 on success, 2 for usage errors, 1 for everything else (one line on stderr).
+// Exit 0 on success, 2 for usage errors, 1 for everything else (one line on stderr). Images that
+// cannot be read and corrupt label files are warned about and left out, as upstream does.
 #include <yv9/io/atomic_file.hpp>
 #include <yv9/io/json.hpp>
 #include <yv9/yv9.hpp>
@@ -106,6 +107,9 @@ int run(const std::map<std::string, std::string>& a) {
   if (!split) throw yv9::ConfigError(data.file + ": no '" + task + ":' entry (the images to validate on)");
   const std::vector<std::string> images = yv9::vision::list_images(*split);
   const auto model = yv9::model::load_model<float>(a.at("--weights"));
+  if (model.net.nc() != static_cast<std::int64_t>(data.names.size()))
+    throw yv9::ConfigError(a.at("--weights") + " has " + std::to_string(model.net.nc()) + " classes, " + data.file + " " +
+                           std::to_string(data.names.size()) + " (trained on a different data set?)");
 
   yv9::vision::ValCallbacks cb;
   cb.warn = [](const std::string& m) { std::fprintf(stderr, "val: warning: %s\n", m.c_str()); };
@@ -170,7 +174,7 @@ int main(int argc, char** argv) {
     }
     return run(a);
   } catch (const yv9::UsageError& e) {
-    std::cerr << "val: " << e.what() << "\n" << kUsage;
+    std::cerr << "val: " << e.what() << " (val --help for the usage)\n";
     return 2;
   } catch (const yv9::Error& e) {
     std::cerr << "val: " << e.what() << "\n";
