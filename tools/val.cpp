@@ -132,9 +132,11 @@ int run(const std::map<std::string, std::string>& a) {
   yv9::io::Json js = yv9::io::Json::object();
   js.set("all", numbers(r.images, r.instances, m.mp, m.mr, m.map50, m.map));
   yv9::io::Json classes = yv9::io::Json::object();
+  // Rows are named as upstream names them: by the model's class names, the data yaml's if it has none.
+  const std::vector<std::string>& names = model.meta.names.size() == data.names.size() ? model.meta.names : data.names;
   for (const yv9::vision::ClassMetrics& cm : m.classes) {
-    const std::string& name = data.names.at(static_cast<std::size_t>(cm.cls));
-    if (data.names.size() > 1) out += row(name, r.images, cm.instances, cm.p, cm.r, cm.ap50, cm.ap);
+    const std::string& name = names.at(static_cast<std::size_t>(cm.cls));
+    if (names.size() > 1) out += row(name, r.images, cm.instances, cm.p, cm.r, cm.ap50, cm.ap);
     classes.set(name, numbers(r.images, cm.instances, cm.p, cm.r, cm.ap50, cm.ap));
   }
   char last[256];

@@ -20,7 +20,7 @@
 // missing "../x" entry is retried as "x" (upstream's rule). In a .txt list, "./x" is relative to
 // the list's folder and other relative lines to the working directory (upstream's rules too).
 // Folders are searched recursively for files named *.ext with an upstream image extension, hidden
-// names skipped (Python glob "**/*.*"); the list is sorted.
+// names skipped (Python glob "**/*.*"); the list is sorted, each file once.
 //
 // Labels are checked as upstream's verify_image_label does: every value a number >= 0, coordinates
 // <= 1, five columns; exact duplicate rows are dropped with a warning. A label file that fails a
@@ -257,7 +257,9 @@ inline std::vector<std::string> list_images(const std::vector<std::string>& entr
       throw IoError(e + ": does not exist (a folder of images or a .txt list of them)");
     }
   }
+  // Sorted; a file listed twice is read once (upstream keys its label cache by image path).
   std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
   if (files.empty()) {
     std::string what;
     for (const std::string& e : entries) what += (what.empty() ? "" : ", ") + e;

@@ -96,8 +96,8 @@ inline Image load_for_val(const std::string& path, int img, const ImageLimits& l
   Image im = load_image(path, limits);
   const double r = static_cast<double>(img) / std::max(im.width, im.height);
   if (r == 1) return im;
-  const int w = static_cast<int>(std::ceil(strict_round(im.width * r)));
-  const int h = static_cast<int>(std::ceil(strict_round(im.height * r)));
+  const int w = static_cast<int>(std::floor(strict_round(im.width * r)));
+  const int h = static_cast<int>(std::floor(strict_round(im.height * r)));
   return r > 1 ? resize_linear(im, w, h) : resize_area(im, w, h);
 }
 
