@@ -20,9 +20,17 @@
 //      padding), clipped. Labels take upstream's route in float32: normalised -> letterboxed
 //      pixels, clipped to the letterboxed image minus 1e-3, -> xyxy, back through the same ratio_pad.
 //   5. match_predictions per image, ap_per_class at the end.
-// One difference: images are sorted by aspect ratio with a stable sort; numpy's argsort is not
-// stable, so among images of equal aspect ratio that straddle two batches of different shapes,
-// upstream may give an image the other batch's shape.
+// Differences, all outside what a normal data set meets:
+//  * images are sorted by aspect ratio with a stable sort; numpy's argsort is not stable, so among
+//    images of equal aspect ratio that straddle two batches of different shapes, upstream may give
+//    an image the other batch's shape;
+//  * upstream takes the aspect ratio from PIL, which swaps width and height for EXIF orientations
+//    6 and 8 only; we use the size cv2 (and so both) loads, which also swaps for 5 and 7;
+//  * upstream's NMS gives up on a batch after 2.5 + 0.05 * batch seconds (keeping what it has);
+//    we never do;
+//  * images upstream accepts but yv9 cannot decode (tif, webp, dng, mpo, pfm) are reported and
+//    left out; shrinking (images larger than `img`) uses resize_area, not checked bit for bit
+//    against OpenCV.
 #pragma once
 #include <chrono>
 #include <cmath>
