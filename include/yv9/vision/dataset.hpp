@@ -302,22 +302,10 @@ inline bool parse_py_float(const std::string& t, double& v) {
 
 }  // namespace detail
 
-// Reads and checks one label file (see the top of this file). `nc`: the number of classes.
-inline LabelFile read_label_file(const std::string& path, int nc, const DatasetLimits& lim = {}) {
+// Checks the text of one label file (see the top of this file); `path` names it in messages, `nc`
+// is the number of classes.
+inline LabelFile parse_label_text(const std::string& text, const std::string& path, int nc, const DatasetLimits& lim = {}) {
   LabelFile f;
-  if (!detail::path_is_file(path)) {
-    if (detail::path_exists(path) && !detail::path_is_dir(path)) {
-      f.status = LabelFile::Status::Corrupt, f.problem = path + ": not a regular file";
-    }
-    return f;  // upstream: os.path.isfile false -> no labels
-  }
-  std::string text;
-  try {
-    text = io::read_text_file(path, lim.max_label_bytes, "a label file");
-  } catch (const Error& e) {
-    f.status = LabelFile::Status::Corrupt, f.problem = e.what();
-    return f;
-  }
   // f.read().strip().splitlines(), keeping each row's line number in the file for messages.
   struct Row {
     int line;
@@ -413,6 +401,21 @@ inline LabelFile read_label_file(const std::string& path, int nc, const DatasetL
   }
   f.status = LabelFile::Status::Ok;
   return f;
+}
+
+// Reads and checks one label file. No file (or a folder of that name) = Missing, as upstream.
+inline LabelFile read_label_file(const std::string& path, int nc, const DatasetLimits& lim = {}) {
+  LabelFile f;
+  if (!detail::path_is_file(path)) {
+    if (detail::path_exists(path) && !detail::path_is_dir(path)) f.status = LabelFile::Status::Corrupt, f.problem = path + ": not a regular file";
+    return f;
+  }
+  try {
+    return parse_label_text(io::read_text_file(path, lim.max_label_bytes, "a label file"), path, nc, lim);
+  } catch (const Error& e) {
+    f.status = LabelFile::Status::Corrupt, f.problem = e.what();
+    return f;
+  }
 }
 
 // upstream's rect batches: images sorted by aspect ratio h / w, cut into batches of `batch`; each
