@@ -145,7 +145,7 @@ int run(const std::map<std::string, std::string>& a) {
   out += last;
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
-  std::fprintf(stderr, "val: %.1f s total, %.1f s in the network (%.1f ms per image at %d, %d threads)\n", r.seconds_total,
+  std::fprintf(stderr, "val: %.1f s total, %.1f s in the network (%.1f ms per image, --img %d in rect batches, %d threads)\n", r.seconds_total,
                r.seconds_inference, r.images ? 1e3 * r.seconds_inference / static_cast<double>(r.images) : 0.0, r.input_size,
                yv9::resolve_threads(o.threads));
 
