@@ -199,7 +199,7 @@ TEST_CASE("val refuses hostile data yaml files and arguments with one line") {
   check_refused(run_val(s, w + data("path: ds\nval: images\nnc: 1e9\n")), 1, "'nc' must be an integer");
   check_refused(run_val(s, w + data("path: ds\nval: images\nnames: [a, b, c, d]\n") + " --img 0"), 2, "--img");
   check_refused(run_val(s, w + data(good) + " --batch x"), 2, "--batch");
-  check_refused(run_val(s, w + data(good) + " --precision bf16"), 2, "unknown option '--precision'");
+  check_refused(run_val(s, w + data(good) + " --bogus 1"), 2, "unknown option '--bogus'");
   check_refused(run_val(s, " --data " + quote(s.write("d.yaml", good))), 2, "--weights");
   check_refused(run_val(s, w + " --data " + quote((s.root / "missing.yaml").string())), 1, "missing.yaml");
   // --json into a folder that does not exist: refused after the run, nothing written.
