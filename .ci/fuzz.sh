@@ -30,6 +30,7 @@ seed_files() {
                   "$FIXTURES"/preprocess/preprocess.json ;;
     fuzz_weightfile) ls tests/data/ref/mod-*/model.bin tests/data/ref/mqa-standalone/model.bin tests/data/pt/*.expected.bin ;;
     fuzz_pt) ls tests/data/pt/*.pt ;;
+    fuzz_dataset) ls tests/fuzz/seeds/dataset/* ;;
     # small images only: a 100 KB photo as seed makes every execution decode it (~100 exec/s);
     # tests/data/hostile holds earlier findings, re-run first on every run
     fuzz_image) ls tests/fuzz/seeds/image/*.png tests/fuzz/seeds/image/*.bmp tests/data/vision/*.jpg \
@@ -39,7 +40,7 @@ seed_files() {
 # Longest input libFuzzer may generate: a little above the seeds that matter.
 max_len() {
   case $1 in
-    fuzz_yaml) echo 16384 ;;
+    fuzz_yaml | fuzz_dataset) echo 16384 ;;
     *) echo 65536 ;;
   esac
 }

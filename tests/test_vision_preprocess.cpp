@@ -3,6 +3,7 @@
 // every photo of shared/fixtures/preprocess in both modes must match byte for byte.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -140,6 +141,40 @@ TEST_CASE("constant images stay constant through resize (fixed-point sanity)") {
       CHECK_MESSAGE(all, "value " << v << " -> " << wh.first << "x" << wh.second);
     }
   }
+}
+
+TEST_CASE("resize_area (upstream's shrink): cell means, exact on integer factors and constant images") {
+  std::mt19937 rng(7);
+  Image src(12, 9);
+  for (auto& v : src.bgr) v = static_cast<std::uint8_t>(rng() % 256);
+  // 3x on both axes: each output pixel is the rounded mean of its 3x3 cell.
+  const Image third = resize_area(src, 4, 3);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 4; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int sum = 0;
+        for (int dy = 0; dy < 3; ++dy)
+          for (int dx = 0; dx < 3; ++dx) sum += src.px(3 * x + dx, 3 * y + dy)[c];
+        CHECK(std::abs(third.px(x, y)[c] - sum / 9.0) <= 0.5 + 1e-9);
+      }
+  // Non-integer factors: area-weighted means, so a constant stays constant and every value lies
+  // within the range of the source pixels its cell covers (here: of the whole image).
+  Image flat(13, 7, 77);
+  const Image f = resize_area(flat, 5, 4);
+  for (auto v : f.bgr) CHECK(v == 77);
+  const Image r = resize_area(src, 7, 5);
+  const auto [lo, hi] = std::minmax_element(src.bgr.begin(), src.bgr.end());
+  for (auto v : r.bgr) CHECK((v >= *lo && v <= *hi));
+  // 1.5x on a horizontal ramp 0, 30, 60, ...: output x covers source [1.5x, 1.5x + 1.5).
+  Image ramp(6, 3);
+  for (int y = 0; y < 3; ++y)
+    for (int x = 0; x < 6; ++x)
+      for (int c = 0; c < 3; ++c) ramp.px(x, y)[c] = static_cast<std::uint8_t>(30 * x);
+  const Image rr = resize_area(ramp, 4, 2);
+  CHECK(rr.px(0, 0)[0] == 10);  // (0 * 1 + 30 * 0.5) / 1.5
+  CHECK(rr.px(1, 0)[0] == 50);  // (30 * 0.5 + 60 * 1) / 1.5
+  CHECK(rr.px(3, 1)[2] == 140);  // (120 * 0.5 + 150 * 1) / 1.5
+  CHECK_THROWS_AS(resize_area(src, 13, 9), UsageError);  // enlarging is not an area resize
 }
 
 TEST_CASE("letterbox + to_tensor match upstream for every preprocess fixture" * doctest::test_suite("fixtures")) {

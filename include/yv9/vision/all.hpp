@@ -16,9 +16,13 @@
 //   write_yolo_labels("out/labels/bus.txt", det, im.width, im.height, /*save_conf=*/true);
 //   write_detections_json("out/bus.json", "bus.jpg", im.width, im.height, det, names);
 //
+// Validation (val.py): validate.hpp runs a data set (dataset.hpp: data yaml, images, labels)
+// through the network and scores it (metrics.hpp: matching, AP, P/R at the best F1).
+//
 // Errors: FormatError / LimitError / IoError / UsageError (core/error.hpp), message starts with
 // the file name. Only the network's forward pass uses threads.
 #pragma once
+#include "dataset.hpp"
 #include "decode.hpp"
 #include "detector.hpp"
 #include "draw.hpp"
@@ -26,6 +30,8 @@
 #include "font.hpp"
 #include "image.hpp"
 #include "letterbox.hpp"
+#include "metrics.hpp"
 #include "nms.hpp"
 #include "output.hpp"
 #include "resize.hpp"
+#include "validate.hpp"

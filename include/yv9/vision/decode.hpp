@@ -224,28 +224,44 @@ inline std::string stb_reason() {
 
 }  // namespace detail
 
+namespace detail {
+
+// What the header says, checked: container, dimensions against the limits, EXIF orientation.
+struct HeaderInfo {
+  ImageKind kind = ImageKind::Unknown;
+  int width = 0, height = 0;  // as stored (before the orientation is applied)
+  int orientation = 0;
+};
+
+inline HeaderInfo check_header(const std::uint8_t* data, std::size_t size, const std::string& name, const ImageLimits& limits) {
+  if (!data || size == 0) throw FormatError(name + ": empty file, not an image");
+  if (size > static_cast<std::size_t>(INT_MAX))
+    throw LimitError(name + ": file of " + std::to_string(size) + " bytes is too large for the decoder");
+  HeaderInfo h;
+  h.kind = sniff_image(data, size);
+  if (h.kind == ImageKind::Unknown) throw FormatError(name + ": not a JPEG, PNG or BMP image (unrecognised signature)");
+  const ContainerInfo box = scan_container(h.kind, data, size);
+  if (!box.problem.empty()) throw FormatError(name + ": " + kind_name(h.kind) + " " + box.problem);
+  if (box.width != 0 || box.height != 0) check_image_size(name, box.width, box.height, limits);
+  int comp = 0;
+  if (!stbi_info_from_memory(data, static_cast<int>(size), &h.width, &h.height, &comp))
+    throw FormatError(name + ": corrupt " + kind_name(h.kind) + " header (" + stb_reason() + ")");
+  h.orientation = box.exif ? exif_orientation_from_tiff(box.exif, box.exif_size) : 0;
+  check_image_size(name, h.width, h.height, limits);
+  if (h.orientation >= 5) check_image_size(name, h.height, h.width, limits);  // it will be transposed
+  return h;
+}
+
+}  // namespace detail
+
 // Decodes an image held in memory. `name` (usually the path) prefixes every error message.
 inline Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name,
                           const ImageLimits& limits = {}) {
   using namespace detail;
-  if (!data || size == 0) throw FormatError(name + ": empty file, not an image");
-  if (size > static_cast<std::size_t>(INT_MAX))
-    throw LimitError(name + ": file of " + std::to_string(size) + " bytes is too large for the decoder");
-  const ImageKind kind = sniff_image(data, size);
-  if (kind == ImageKind::Unknown) throw FormatError(name + ": not a JPEG, PNG or BMP image (unrecognised signature)");
-  const ContainerInfo box = scan_container(kind, data, size);
-  if (!box.problem.empty()) throw FormatError(name + ": " + kind_name(kind) + " " + box.problem);
-  if (box.width != 0 || box.height != 0) check_image_size(name, box.width, box.height, limits);
-
-  const int len = static_cast<int>(size);
-  int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(data, len, &w, &h, &comp))
-    throw FormatError(name + ": corrupt " + kind_name(kind) + " header (" + stb_reason() + ")");
-  const int orientation = box.exif ? exif_orientation_from_tiff(box.exif, box.exif_size) : 0;
-  check_image_size(name, w, h, limits);
-  if (orientation >= 5) check_image_size(name, h, w, limits);  // it will be transposed
-
-  int dw = 0, dh = 0;
+  const HeaderInfo hd = check_header(data, size, name, limits);
+  const ImageKind kind = hd.kind;
+  const int w = hd.width, h = hd.height, len = static_cast<int>(size);
+  int dw = 0, dh = 0, comp = 0;
   std::uint8_t* rgb = stbi_load_from_memory(data, len, &dw, &dh, &comp, 3);
   if (!rgb) throw FormatError(name + ": corrupt " + kind_name(kind) + " data (" + stb_reason() + ")");
   if (dw != w || dh != h) {
@@ -266,7 +282,7 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
     im.bgr[3 * i + 2] = rgb[3 * i + 0];
   }
   stbi_image_free(rgb);
-  apply_exif_orientation(im, orientation);
+  apply_exif_orientation(im, hd.orientation);
   return im;
 }
 
@@ -278,6 +294,17 @@ inline Image decode_image(const std::vector<std::uint8_t>& bytes, const std::str
 // cv2.imread(path) equivalent for JPEG/PNG/BMP; every failure names the file.
 inline Image load_image(const std::string& path, const ImageLimits& limits = {}) {
   return decode_image(io::read_file_bytes(path, static_cast<std::uint64_t>(kMaxImageFileBytes), "an image file"), path, limits);
+}
+
+// The size load_image would return (EXIF orientation applied), from the checked header alone: no
+// pixels are decoded. Used to plan work (val's aspect-ratio batches) before loading anything.
+struct ImageSize {
+  int width = 0, height = 0;
+};
+inline ImageSize probe_image(const std::string& path, const ImageLimits& limits = {}) {
+  const std::vector<std::uint8_t> bytes = io::read_file_bytes(path, static_cast<std::uint64_t>(kMaxImageFileBytes), "an image file");
+  const detail::HeaderInfo h = detail::check_header(bytes.data(), bytes.size(), path, limits);
+  return h.orientation >= 5 ? ImageSize{h.height, h.width} : ImageSize{h.width, h.height};
 }
 
 }  // namespace yv9::vision

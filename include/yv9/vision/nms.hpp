@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Post-processing: upstream YOLOv9 `utils.general.non_max_suppression` (detection heads,
-// multi_label=False) and `scale_boxes`, reproduced in float32 exactly as torch/torchvision
+// Post-processing: upstream YOLOv9 `utils.general.non_max_suppression` (detection heads; both
+// multi_label=False, detect.py's choice, and multi_label=True, val.py's) and `scale_boxes`, reproduced in float32 exactly as torch/torchvision
 // compute them on the CPU, so kept sets, order, boxes and scores are identical.
 //
 // Input: the raw head output of ONE image, (4 + nc, A) row-major float32:
@@ -9,7 +9,9 @@
 //   row 4..3+nc: class scores (sigmoid)
 //
 // Steps (upstream): best class per anchor (first maximum); keep score > conf_thres, compared in
-// float32 because torch casts the Python threshold to the tensor's dtype; optional class filter;
+// float32 because torch casts the Python threshold to the tensor's dtype — or, multi-label (when
+// nc > 1), one candidate per (anchor, class) with score > conf_thres among the anchors whose best
+// score passes, in anchor-major, class-minor order (torch's nonzero); optional class filter;
 // xywh -> xyxy (x - w / 2, x + w / 2 in float32); sort by score descending, keep <= max_nms;
 // torchvision.ops.nms on boxes offset by class * 7680 (unless agnostic) — greedy, IoU in float32
 // as its CPU kernel does, suppress when IoU > iou_thres (a double); keep <= max_det.
@@ -39,6 +41,7 @@ struct NmsOptions {
   bool agnostic = false;     // one NMS over all classes instead of per class
   int max_det = 300;         // upstream's default; detect.py passes --max-det (1000)
   int max_nms = 30000;       // boxes entering NMS at most (upstream constant)
+  bool multi_label = false;  // one candidate per class above conf_thres (val.py), not only the best
 };
 
 // Upstream's per-class offset (max_wh): boxes of different classes never overlap.
@@ -95,7 +98,10 @@ inline std::vector<Detection> non_max_suppression(const float* pred, int channel
   const float conf_thres = static_cast<float>(o.conf_thres);  // torch compares in the tensor's dtype
   const std::size_t A = static_cast<std::size_t>(anchors);
 
-  // Candidates: best class (first maximum, NaN-propagating like torch.amax) above the threshold.
+  // Candidates: best class (first maximum, NaN-propagating like torch.amax) above the threshold;
+  // multi-label adds every other class above it too (an anchor whose amax is NaN gives nothing).
+  const bool multi = o.multi_label && nc > 1;
+  auto wanted = [&](int c) { return o.classes.empty() || std::find(o.classes.begin(), o.classes.end(), c) != o.classes.end(); };
   std::vector<Detection> cand;
   for (std::size_t a = 0; a < A; ++a) {
     float best = pred[4 * A + a];
@@ -107,12 +113,21 @@ inline std::vector<Detection> non_max_suppression(const float* pred, int channel
       if (s > best) best = s, best_c = c;
     }
     if (nan || !(best > conf_thres)) continue;
-    if (!o.classes.empty() && std::find(o.classes.begin(), o.classes.end(), best_c) == o.classes.end()) continue;
     const float cx = pred[a], cy = pred[A + a], w = pred[2 * A + a], h = pred[3 * A + a];
     Detection d;
     d.x1 = cx - w / 2.0f, d.y1 = cy - h / 2.0f, d.x2 = cx + w / 2.0f, d.y2 = cy + h / 2.0f;
-    d.conf = best, d.cls = best_c;
-    cand.push_back(d);
+    if (!multi) {
+      if (!wanted(best_c)) continue;
+      d.conf = best, d.cls = best_c;
+      cand.push_back(d);
+      continue;
+    }
+    for (int c = 0; c < nc; ++c) {
+      const float s = pred[(4 + c) * A + a];
+      if (!(s > conf_thres) || !wanted(c)) continue;
+      d.conf = s, d.cls = c;
+      cand.push_back(d);
+    }
   }
   std::stable_sort(cand.begin(), cand.end(), [](const Detection& a, const Detection& b) { return a.conf > b.conf; });
   if (cand.size() > static_cast<std::size_t>(o.max_nms)) cand.resize(static_cast<std::size_t>(o.max_nms));
