@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // val — upstream YOLOv9 val.py on a data set: the mAP table for a weight file.
 //
-//   val --weights M.bin --data DATA.yaml [--img 640] [--batch 32] [--conf 0.001] [--iou 0.7]
+//   val --weights M.bin --data DATA.yaml [--img N] [--batch 32] [--conf 0.001] [--iou 0.7]
 //       [--max-det 300] [--task val|test] [--json OUT.json] [--threads N]
 //
 // stdout: upstream's table (all + one row per class present in the labels), then the line
@@ -23,7 +23,7 @@
 namespace {
 
 const char* kUsage =
-    "usage: val --weights M.bin --data DATA.yaml [--img 640] [--batch 32] [--conf 0.001] [--iou 0.7]\n"
+    "usage: val --weights M.bin --data DATA.yaml [--img N] [--batch 32] [--conf 0.001] [--iou 0.7]\n"
     "           [--max-det 300] [--task val|test] [--json OUT.json] [--threads N]\n";
 
 std::map<std::string, std::string> parse_args(int argc, char** argv) {
@@ -92,7 +92,7 @@ int run(const std::map<std::string, std::string>& a) {
   };
   if (!a.count("--weights") || !a.count("--data")) throw yv9::UsageError("--weights M.bin and --data DATA.yaml are required");
   yv9::vision::ValOptions o;
-  o.img = parse_int(get("--img", "640"), "--img", 32, 8192);
+  if (a.count("--img")) o.img = parse_int(a.at("--img"), "--img", 32, 8192);
   o.batch = parse_int(get("--batch", "32"), "--batch", 1, 1024);
   o.nms.conf_thres = parse_double(get("--conf", "0.001"), "--conf", 0, 1);
   o.nms.iou_thres = parse_double(get("--iou", "0.7"), "--iou", 0, 1);
@@ -107,6 +107,11 @@ int run(const std::map<std::string, std::string>& a) {
   if (!split) throw yv9::ConfigError(data.file + ": no '" + task + ":' entry (the images to validate on)");
   const std::vector<std::string> images = yv9::vision::list_images(*split);
   const auto model = yv9::model::load_model<float>(a.at("--weights"));
+  if (!a.count("--img")) {  // the size the model was trained at, as detect does; upstream's 640 otherwise
+    o.img = model.meta.imgsz > 0 ? model.meta.imgsz : 640;
+    std::fprintf(stderr, "val: image size %d (%s; --img overrides)\n", o.img,
+                 model.meta.imgsz > 0 ? "trained at this size, from the weight file" : "no training size in the weight file");
+  }
   if (model.net.nc() != static_cast<std::int64_t>(data.names.size()))
     throw yv9::ConfigError(a.at("--weights") + " has " + std::to_string(model.net.nc()) + " classes, " + data.file + " " +
                            std::to_string(data.names.size()) + " (trained on a different data set?)");
