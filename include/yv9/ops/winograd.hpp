@@ -115,8 +115,12 @@ struct Winograd3x3 {
       throw Error("Winograd3x3: bad view shapes");
     if (H <= 0 || W <= 0) return;
     const std::int64_t th = (H + m - 1) / m, tw = (W + m - 1) / m;
-    const std::int64_t rows = block_rows(th, tw), blocks = (th + rows - 1) / rows, nb = rows * tw;
     const int nt = ctx.threads_for(in.n * H * W * cin * cout * 9, kGrainMacs);
+    // At least ~4 jobs per thread where the map allows: a thread that loses its core to another
+    // process then leaves the rest of its share to the others (core/threads.hpp claims jobs one by one).
+    std::int64_t rows = block_rows(th, tw);
+    while (rows > 1 && in.n * ((th + rows - 1) / rows) < 4 * nt) rows = (rows + 1) / 2;
+    const std::int64_t blocks = (th + rows - 1) / rows, nb = rows * tw;
     // Small maps have fewer tile blocks than threads: split the output channels too, so that each
     // thread streams only its rows of U (the input transform is then repeated per channel block).
     std::int64_t kblocks = 1;
