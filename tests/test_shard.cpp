@@ -42,7 +42,7 @@ TEST_CASE("shard: two shards under GNU parallel, concatenated and sorted, equal 
   for (int i = 0; i < 7; ++i)
     fs::copy_file(yv9test::source_dir() + "/weights/samples/samples_0000" + std::to_string(i % 4) + ".png",
                   src + "/img" + std::to_string(i) + ".png");
-  const std::string detect = sh_quote(yv9test::tool_path("detect")) + " --weights " +
+  const std::string detect = yv9test::tool_command("detect") + " --weights " +
                              sh_quote(yv9test::source_dir() + "/weights/gelan-t-mmqa-shapes.bin") + " --source " + sh_quote(src) +
                              " --nosave --threads 1 --jsonl";
   yv9test::Run single = yv9test::run_shell(detect + " --out " + sh_quote(d + "/single"), d);

@@ -40,7 +40,7 @@ void sh(const std::string& cmd) {
 }
 
 yv9test::Run detect(const std::string& args) {
-  return yv9test::run_shell(sh_quote(yv9test::tool_path("detect")) + " --weights " + sh_quote(W) + " " + args, scratch());
+  return yv9test::run_shell(yv9test::tool_command("detect") + " --weights " + sh_quote(W) + " " + args, scratch());
 }
 
 // Frames in a video file, decoded and counted by ffprobe.
@@ -183,9 +183,10 @@ TEST_CASE("video: SIGINT mid-video stops cleanly: exit 130, a playable mp4 with 
   if (pid == 0) {
     std::freopen(so.c_str(), "w", stdout);
     std::freopen(se.c_str(), "w", stderr);
-    const std::string exe = yv9test::tool_path("detect");
-    ::execl(exe.c_str(), exe.c_str(), "--weights", W.c_str(), "--source", src.c_str(), "--out", out.c_str(), "--save-txt",
-            "--threads", "1", static_cast<char*>(nullptr));
+    // `exec`: the shell becomes detect (or the emulator running it in cross builds), so pid is detect's
+    const std::string cmd = "exec " + yv9test::tool_command("detect") + " --weights " + sh_quote(W) + " --source " +
+                            sh_quote(src) + " --out " + sh_quote(out) + " --save-txt --threads 1";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   // interrupt once a few frames are done

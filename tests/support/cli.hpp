@@ -39,6 +39,13 @@ inline int count_lines(const std::string& s) {
 
 inline std::string tool_path(const std::string& name) { return std::string(YV9_BINARY_DIR) + "/bin/" + name; }
 
+// The shell words that run a built tool: the binary, or in cross builds the emulator and the binary
+// ($YV9_TEST_EMULATOR, which tests/CMakeLists.txt sets for the tests that start tools).
+inline std::string tool_command(const std::string& name) {
+  const char* emu = std::getenv("YV9_TEST_EMULATOR");
+  return (emu && *emu ? std::string(emu) + " " : std::string()) + sh_quote(tool_path(name));
+}
+
 // Runs `cmd` with sh; `scratch` receives the captured stdout/stderr files.
 inline Run run_shell(const std::string& cmd, const std::string& scratch) {
   const std::string o = scratch + "/stdout", e = scratch + "/stderr";
