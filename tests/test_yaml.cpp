@@ -71,9 +71,8 @@ TEST_CASE("yaml: scalars are typed as yaml.safe_load types them") {
   CHECK(a[14].as_double() < 0);
   CHECK(std::isnan(a[15].as_double()));
   // YAML 1.1 as PyYAML reads it: yes/no/on/off, octal, hex, binary, underscores, base 60.
-  const Json::Array& b = parse_yaml("b: [yes, Off, 010, 0x1F, 0b101, 1_000, 1:30, 1.5e+3, .5, 09, 1.2.3]\n", "t.yaml")
-                             .find("b")
-                             ->as_array();
+  const Json doc_b = parse_yaml("b: [yes, Off, 010, 0x1F, 0b101, 1_000, 1:30, 1.5e+3, .5, 09, 1.2.3]\n", "t.yaml");
+  const Json::Array& b = doc_b.find("b")->as_array();
   CHECK(b[0].as_bool());
   CHECK(!b[1].as_bool());
   CHECK(b[2].as_int() == 8);
