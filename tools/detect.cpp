@@ -19,6 +19,7 @@
 #include <yv9/weights/synthetic.hpp>
 #include <yv9/yv9.hpp>
 
+#include "cli.hpp"
 #include "pipeline.hpp"
 
 #include <signal.h>
@@ -40,17 +41,6 @@
 
 namespace {
 
-struct Args {
-  std::map<std::string, std::string> values;
-  std::map<std::string, bool> flags;
-  std::vector<std::string> classes;
-  bool has(const std::string& k) const { return values.count(k) || flags.count(k); }
-  std::string get(const std::string& k, const std::string& fallback = "") const {
-    auto it = values.find(k);
-    return it == values.end() ? fallback : it->second;
-  }
-};
-
 const char* kUsage =
     "usage: detect --weights M.bin --source SRC [--img N] [--conf 0.25] [--iou 0.45] [--max-det 1000]\n"
     "              [--classes C ...] [--agnostic-nms] [--square] [--out DIR] [--save-txt] [--save-conf] [--json]\n"
@@ -63,63 +53,17 @@ const char* kUsage =
     "         any mode that runs a network: --conv auto|im2col|f2|f4 (default auto: Winograd where it applies;\n"
     "         im2col: the smallest memory)\n";
 
-// upstream's long names are accepted as aliases
-std::string canonical(const std::string& k) {
-  static const std::map<std::string, std::string> alias = {{"--conf-thres", "--conf"}, {"--iou-thres", "--iou"},
-                                                           {"--imgsz", "--img"}, {"--img-size", "--img"},
-                                                           {"--project", "--out"}};
-  auto it = alias.find(k);
-  return it == alias.end() ? k : it->second;
-}
+const yv9tool::ArgSpec kArgs = {
+    /*values=*/{"--config", "--weights", "--tensor", "--raw", "--threads", "--img", "--runs", "--warmup", "--source", "--conf",
+                "--iou", "--max-det", "--out", "--vid-stride", "--shard", "--stream-timeout", "--conv"},
+    /*flags=*/{"--summary", "--bench", "--agnostic-nms", "--square", "--save-txt", "--save-conf", "--json", "--jsonl", "--nosave"},
+    /*lists=*/{"--classes"},
+    /*aliases=*/{{"--conf-thres", "--conf"}, {"--iou-thres", "--iou"}, {"--imgsz", "--img"}, {"--img-size", "--img"}, {"--project", "--out"}},
+    /*max_positional=*/0};
 
-Args parse_args(int argc, char** argv) {
-  static const std::vector<std::string> with_value = {"--config", "--weights", "--tensor", "--raw", "--threads", "--img",
-                                                      "--runs", "--warmup", "--source", "--conf", "--iou", "--max-det", "--out",
-                                                      "--vid-stride", "--shard", "--stream-timeout", "--conv"};
-  static const std::vector<std::string> flags = {"--summary", "--help", "--bench", "--agnostic-nms", "--square",
-                                                 "--save-txt", "--save-conf", "--json", "--jsonl", "--nosave"};
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i], v;
-    const auto eq = k.find('=');
-    bool inline_value = false;
-    if (k.rfind("--", 0) == 0 && eq != std::string::npos) {
-      v = k.substr(eq + 1);
-      k = k.substr(0, eq);
-      inline_value = true;
-    }
-    k = canonical(k);
-    if (k == "--classes") {  // one or more values, like argparse nargs='+'
-      if (inline_value) a.classes.push_back(v);
-      while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) a.classes.push_back(argv[++i]);
-      if (a.classes.empty()) throw yv9::UsageError("--classes needs at least one class id");
-      a.flags[k] = true;
-    } else if (std::find(flags.begin(), flags.end(), k) != flags.end()) {
-      if (inline_value) throw yv9::UsageError("option " + k + " takes no value");
-      a.flags[k] = true;
-    } else if (std::find(with_value.begin(), with_value.end(), k) != with_value.end()) {
-      if (!inline_value) {
-        if (i + 1 >= argc) throw yv9::UsageError("option " + k + " needs a value");
-        v = argv[++i];
-      }
-      if (a.values.count(k)) throw yv9::UsageError("option " + k + " given twice");
-      a.values[k] = v;
-    } else if (k.rfind("-", 0) == 0) {
-      throw yv9::UsageError("unknown option '" + k + "'");
-    } else {
-      throw yv9::UsageError("unexpected argument '" + k + "'");
-    }
-  }
-  return a;
-}
-
-int parse_int(const std::string& s, const char* what, int lo, int hi) {
-  char* end = nullptr;
-  const long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || !end || *end || v < lo || v > hi)
-    throw yv9::UsageError(std::string(what) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + s + "'");
-  return static_cast<int>(v);
-}
+using yv9tool::Args;
+using yv9tool::parse_double;
+using yv9tool::parse_int;
 
 int run_summary(const Args& a) {
   yv9::model::ModelConfig cfg = yv9::model::load_config(a.get("--config"));
@@ -134,7 +78,7 @@ int run_summary(const Args& a) {
 
 yv9::Context make_context(const Args& a) {
   yv9::Context ctx;
-  ctx.threads = yv9::resolve_threads(a.has("--threads") ? parse_int(a.get("--threads"), "--threads", 0, 1024) : 0);
+  ctx.threads = yv9::resolve_threads(a.get_int("--threads", 0, 1024, 0));
   return ctx;
 }
 
@@ -178,8 +122,8 @@ double median(std::vector<double> v) {
 int run_bench(const Args& a) {
   const yv9::Context ctx = make_context(a);
   const auto [H, W] = parse_size(a.get("--img", "640"));
-  const int runs = parse_int(a.get("--runs", "10"), "--runs", 1, 100000);
-  const int warmup = parse_int(a.get("--warmup", "1"), "--warmup", 0, 100000);
+  const int runs = a.get_int("--runs", 1, 100000, 10);
+  const int warmup = a.get_int("--warmup", 0, 100000, 1);
   yv9::model::Network<float> net;
   std::string name;
   if (a.has("--weights")) {
@@ -244,14 +188,6 @@ int run_bench(const Args& a) {
   std::printf("bench: model=%s img=%dx%d threads=%d runs=%d min_ms=%.3f median_ms=%.3f peak_rss_mb=%.1f gflops=%.1f\n",
               name.c_str(), H, W, ctx.threads, runs, min_s * 1e3, med_s * 1e3, peak_rss_mb(), 2.0 * total_macs / min_s * 1e-9);
   return 0;
-}
-
-double parse_double(const std::string& s, const char* what, double lo, double hi) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || !end || *end || !(v >= lo && v <= hi))
-    throw yv9::UsageError(std::string(what) + " must be a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + s + "'");
-  return v;
 }
 
 void make_dirs(const std::string& path) {
@@ -343,18 +279,18 @@ struct SourceStats {
 int run_source(const Args& a) {
   yv9::vision::DetectorOptions o;
   o.square = a.has("--square");
-  o.nms.conf_thres = parse_double(a.get("--conf", "0.25"), "--conf", 0, 1);
-  o.nms.iou_thres = parse_double(a.get("--iou", "0.45"), "--iou", 0, 1);
-  o.nms.max_det = parse_int(a.get("--max-det", "1000"), "--max-det", 1, 1000000);
+  o.nms.conf_thres = a.get_double("--conf", 0, 1, 0.25);
+  o.nms.iou_thres = a.get_double("--iou", 0, 1, 0.45);
+  o.nms.max_det = a.get_int("--max-det", 1, 1000000, 1000);
   o.nms.agnostic = a.has("--agnostic-nms");
-  for (const auto& c : a.classes) o.nms.classes.push_back(parse_int(c, "--classes", 0, 1000000));
-  o.threads = a.has("--threads") ? parse_int(a.get("--threads"), "--threads", 0, 1024) : 0;
+  for (const auto& c : a.list("--classes")) o.nms.classes.push_back(parse_int(c, "--classes", 0, 1000000));
+  o.threads = a.get_int("--threads", 0, 1024, 0);
   yv9tool::ProducerOptions po;
-  po.vid_stride = parse_int(a.get("--vid-stride", "1"), "--vid-stride", 1, 1000000);
-  po.stream_timeout_s = parse_double(a.get("--stream-timeout", "10"), "--stream-timeout", 0.1, 86400);
+  po.vid_stride = a.get_int("--vid-stride", 1, 1000000, 1);
+  po.stream_timeout_s = a.get_double("--stream-timeout", 0.1, 86400, 10);
   const bool jsonl = a.has("--jsonl");
   std::FILE* progress = jsonl ? stderr : stdout;  // stdout carries the JSON lines then
-  if (a.has("--img")) o.img = parse_int(a.get("--img"), "--img", 32, 8192);
+  o.img = a.get_int("--img", 32, 8192, o.img);
   std::vector<yv9tool::Source> sources = yv9tool::list_sources(a.get("--source"));
   if (a.has("--shard")) {
     const auto [k, n] = parse_shard(a.get("--shard"));
@@ -521,8 +457,8 @@ int run_source(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    Args a = parse_args(argc, argv);
+  return yv9tool::run_tool("detect", [&] {
+    const Args a = yv9tool::parse_args(kArgs, argc, argv);
     if (a.has("--help")) {
       std::fputs(kUsage, stdout);
       return 0;
@@ -551,17 +487,5 @@ int main(int argc, char** argv) {
       return run_raw(a);
     }
     throw yv9::UsageError("nothing to do");
-  } catch (const yv9::UsageError& e) {
-    std::cerr << "detect: " << e.what() << "\n" << kUsage;
-    return 2;
-  } catch (const yv9::Error& e) {
-    std::cerr << "detect: " << e.what() << "\n";
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::cerr << "detect: out of memory\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "detect: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -14,6 +14,8 @@
 #include <yv9/convert.hpp>
 #include <yv9/io/file.hpp>
 
+#include "cli.hpp"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -53,25 +55,23 @@ yv9::io::DType parse_dtype(const std::string& s) {
   throw yv9::UsageError("--dtype " + s + ": expected f32, f16 or bf16");
 }
 
-Options parse_args(int argc, char** argv) {
+const yv9tool::ArgSpec kArgs = {
+    /*values=*/{"--config", "--names", "--dtype"},
+    /*flags=*/{"--list", "--no-config"},
+    /*lists=*/{},
+    /*aliases=*/{},
+    /*max_positional=*/2};
+
+Options parse_options(const yv9tool::Args& a) {
   Options o;
-  std::vector<std::string> pos;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](const char* flag) {
-      if (i + 1 >= argc) throw yv9::UsageError(std::string(flag) + " needs a value");
-      return std::string(argv[++i]);
-    };
-    if (a == "--config") o.config = value("--config");
-    else if (a == "--names") o.names = value("--names");
-    else if (a == "--dtype") o.dtype = parse_dtype(value("--dtype"));
-    else if (a == "--list") o.list = true;
-    else if (a == "--no-config") o.no_config = true;
-    else if (a.size() > 1 && a[0] == '-') throw yv9::UsageError("unknown option " + a);
-    else pos.push_back(a);
-  }
+  o.config = a.get("--config");
+  o.names = a.get("--names");
+  if (a.has("--dtype")) o.dtype = parse_dtype(a.get("--dtype"));
+  o.list = a.has("--list");
+  o.no_config = a.has("--no-config");
+  const std::vector<std::string>& pos = a.positional();
   if (o.list) {
-    if (pos.size() != 1 || !o.config.empty() || !o.names.empty() || o.dtype != yv9::io::DType::F32)
+    if (pos.size() != 1 || a.has("--config") || a.has("--names") || a.has("--dtype"))
       throw yv9::UsageError("--list takes exactly one input file and no other option");
     o.in = pos[0];
   } else {
@@ -170,8 +170,7 @@ void convert(const Options& o, yv9::io::Checkpoint& ck) {
             << (has_names ? "with" : "without") << " class names\n";
 }
 
-int run(int argc, char** argv) {
-  const Options o = parse_args(argc, argv);
+int run(const Options& o) {
   yv9::io::Checkpoint ck = yv9::io::read_checkpoint(o.in);
   for (const auto& w : ck.warnings) std::cerr << "pt2bin: warning: " << w << "\n";
   if (o.list) list(o, ck);
@@ -182,23 +181,12 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 2 && (std::string(argv[1]) == "-h" || std::string(argv[1]) == "--help")) {
-    std::cout << kUsage;
-    return 0;
-  }
-  try {
-    return run(argc, argv);
-  } catch (const yv9::UsageError& e) {
-    std::cerr << "pt2bin: " << e.what() << " (pt2bin --help for usage)\n";
-    return 2;
-  } catch (const yv9::Error& e) {
-    std::cerr << "pt2bin: " << e.what() << "\n";
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::cerr << "pt2bin: out of memory\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "pt2bin: " << e.what() << "\n";
-    return 1;
-  }
+  return yv9tool::run_tool("pt2bin", [&] {
+    const yv9tool::Args a = yv9tool::parse_args(kArgs, argc, argv);
+    if (a.has("--help")) {
+      std::cout << kUsage;
+      return 0;
+    }
+    return run(parse_options(a));
+  });
 }

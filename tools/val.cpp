@@ -13,6 +13,8 @@
 #include <yv9/io/json.hpp>
 #include <yv9/yv9.hpp>
 
+#include "cli.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -26,51 +28,12 @@ const char* kUsage =
     "usage: val --weights M.bin --data DATA.yaml [--img N] [--batch 32] [--conf 0.001] [--iou 0.7]\n"
     "           [--max-det 300] [--task val|test] [--json OUT.json] [--threads N]\n";
 
-std::map<std::string, std::string> parse_args(int argc, char** argv) {
-  static const std::map<std::string, std::string> alias = {{"--conf-thres", "--conf"}, {"--iou-thres", "--iou"},
-                                                           {"--imgsz", "--img"},       {"--img-size", "--img"},
-                                                           {"--batch-size", "--batch"}};
-  static const std::vector<std::string> keys = {"--weights", "--data", "--img", "--batch", "--conf", "--iou",
-                                                "--max-det", "--task", "--json", "--threads"};
-  std::map<std::string, std::string> a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i], v;
-    bool inline_value = false;
-    if (k == "--help" || k == "-h") {
-      a["--help"] = "";
-      continue;
-    }
-    const auto eq = k.find('=');
-    if (k.rfind("--", 0) == 0 && eq != std::string::npos) v = k.substr(eq + 1), k = k.substr(0, eq), inline_value = true;
-    if (auto it = alias.find(k); it != alias.end()) k = it->second;
-    if (std::find(keys.begin(), keys.end(), k) == keys.end())
-      throw yv9::UsageError(k.rfind("-", 0) == 0 ? "unknown option '" + k + "'" : "unexpected argument '" + k + "'");
-    if (!inline_value) {
-      if (i + 1 >= argc) throw yv9::UsageError("option " + k + " needs a value");
-      v = argv[++i];
-    }
-    if (a.count(k)) throw yv9::UsageError("option " + k + " given twice");
-    a[k] = v;
-  }
-  return a;
-}
-
-int parse_int(const std::string& s, const char* what, int lo, int hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || !end || *end || errno || v < lo || v > hi)
-    throw yv9::UsageError(std::string(what) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + s + "'");
-  return static_cast<int>(v);
-}
-
-double parse_double(const std::string& s, const char* what, double lo, double hi) {
-  char* end = nullptr;
-  const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || !end || *end || !(v >= lo && v <= hi))
-    throw yv9::UsageError(std::string(what) + " must be a number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + s + "'");
-  return v;
-}
+const yv9tool::ArgSpec kArgs = {
+    /*values=*/{"--weights", "--data", "--img", "--batch", "--conf", "--iou", "--max-det", "--task", "--json", "--threads"},
+    /*flags=*/{},
+    /*lists=*/{},
+    /*aliases=*/{{"--conf-thres", "--conf"}, {"--iou-thres", "--iou"}, {"--imgsz", "--img"}, {"--img-size", "--img"}, {"--batch-size", "--batch"}},
+    /*max_positional=*/0};
 
 // upstream's row format: '%22s' + '%11i' * 2 + '%11.3g' * 4
 std::string row(const std::string& name, long long images, long long instances, double p, double r, double m50, double m) {
@@ -85,35 +48,31 @@ yv9::io::Json numbers(long long images, long long instances, double p, double r,
   return j;
 }
 
-int run(const std::map<std::string, std::string>& a) {
-  auto get = [&](const char* k, const char* d) {
-    auto it = a.find(k);
-    return it == a.end() ? std::string(d) : it->second;
-  };
-  if (!a.count("--weights") || !a.count("--data")) throw yv9::UsageError("--weights M.bin and --data DATA.yaml are required");
+int run(const yv9tool::Args& a) {
+  if (!a.has("--weights") || !a.has("--data")) throw yv9::UsageError("--weights M.bin and --data DATA.yaml are required");
   yv9::vision::ValOptions o;
-  if (a.count("--img")) o.img = parse_int(a.at("--img"), "--img", 32, 8192);
-  o.batch = parse_int(get("--batch", "32"), "--batch", 1, 1024);
-  o.nms.conf_thres = parse_double(get("--conf", "0.001"), "--conf", 0, 1);
-  o.nms.iou_thres = parse_double(get("--iou", "0.7"), "--iou", 0, 1);
-  o.nms.max_det = parse_int(get("--max-det", "300"), "--max-det", 1, 1000000);
-  o.threads = parse_int(get("--threads", "0"), "--threads", 0, 1024);
-  const std::string task = get("--task", "val");
+  o.img = a.get_int("--img", 32, 8192, o.img);
+  o.batch = a.get_int("--batch", 1, 1024, 32);
+  o.nms.conf_thres = a.get_double("--conf", 0, 1, 0.001);
+  o.nms.iou_thres = a.get_double("--iou", 0, 1, 0.7);
+  o.nms.max_det = a.get_int("--max-det", 1, 1000000, 300);
+  o.threads = a.get_int("--threads", 0, 1024, 0);
+  const std::string task = a.get("--task", "val");
   if (task != "val" && task != "test") throw yv9::UsageError("--task must be val or test, got '" + task + "'");
 
-  const yv9::vision::DataConfig data = yv9::vision::load_data_config(a.at("--data"));
+  const yv9::vision::DataConfig data = yv9::vision::load_data_config(a.get("--data"));
   for (const std::string& w : data.warnings) std::fprintf(stderr, "val: warning: %s\n", w.c_str());
   const std::vector<std::string>* split = data.split(task);
   if (!split) throw yv9::ConfigError(data.file + ": no '" + task + ":' entry (the images to validate on)");
   const std::vector<std::string> images = yv9::vision::list_images(*split);
-  const auto model = yv9::model::load_model<float>(a.at("--weights"));
-  if (!a.count("--img")) {  // the size the model was trained at, as detect does; upstream's 640 otherwise
+  const auto model = yv9::model::load_model<float>(a.get("--weights"));
+  if (!a.has("--img")) {  // the size the model was trained at, as detect does; upstream's 640 otherwise
     o.img = model.meta.imgsz > 0 ? model.meta.imgsz : 640;
     std::fprintf(stderr, "val: image size %d (%s; --img overrides)\n", o.img,
                  model.meta.imgsz > 0 ? "trained at this size, from the weight file" : "no training size in the weight file");
   }
   if (model.net.nc() != static_cast<std::int64_t>(data.names.size()))
-    throw yv9::ConfigError(a.at("--weights") + " has " + std::to_string(model.net.nc()) + " classes, " + data.file + " " +
+    throw yv9::ConfigError(a.get("--weights") + " has " + std::to_string(model.net.nc()) + " classes, " + data.file + " " +
                            std::to_string(data.names.size()) + " (trained on a different data set?)");
 
   yv9::vision::ValCallbacks cb;
@@ -154,10 +113,10 @@ int run(const std::map<std::string, std::string>& a) {
                r.seconds_inference, r.images ? 1e3 * r.seconds_inference / static_cast<double>(r.images) : 0.0, r.input_size,
                yv9::resolve_threads(o.threads));
 
-  if (a.count("--json")) {
+  if (a.has("--json")) {
     js.set("classes", classes);
     yv9::io::Json settings = yv9::io::Json::object();
-    settings.set("weights", a.at("--weights")).set("data", a.at("--data")).set("task", task).set("img", r.input_size)
+    settings.set("weights", a.get("--weights")).set("data", a.get("--data")).set("task", task).set("img", r.input_size)
         .set("batch", o.batch).set("conf", o.nms.conf_thres).set("iou", o.nms.iou_thres).set("max_det", o.nms.max_det);
     js.set("settings", settings);
     yv9::io::Json counts = yv9::io::Json::object();
@@ -165,7 +124,7 @@ int run(const std::map<std::string, std::string>& a) {
         .set("without_labels", c.labels_missing).set("corrupt_labels", c.corrupt_labels)
         .set("unreadable_images", c.unreadable_images).set("duplicate_rows", c.duplicate_rows);
     js.set("dataset", counts);
-    yv9::io::write_file_atomic(a.at("--json"), js.dump(1) + "\n");
+    yv9::io::write_file_atomic(a.get("--json"), js.dump(1) + "\n");
   }
   return 0;
 }
@@ -173,24 +132,12 @@ int run(const std::map<std::string, std::string>& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    const auto a = parse_args(argc, argv);
-    if (a.count("--help")) {
+  return yv9tool::run_tool("val", [&] {
+    const yv9tool::Args a = yv9tool::parse_args(kArgs, argc, argv);
+    if (a.has("--help")) {
       std::fputs(kUsage, stdout);
       return 0;
     }
     return run(a);
-  } catch (const yv9::UsageError& e) {
-    std::cerr << "val: " << e.what() << " (val --help for the usage)\n";
-    return 2;
-  } catch (const yv9::Error& e) {
-    std::cerr << "val: " << e.what() << "\n";
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::cerr << "val: out of memory\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "val: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }
