@@ -69,7 +69,7 @@ TEST_CASE("conv2d: GEMM path equals the direct reference on random geometries") 
     const ops::ActKind kinds[] = {ops::ActKind::Identity, ops::ActKind::SiLU, ops::ActKind::LeakyReLU, ops::ActKind::ReLU};
     c.act.kind = kinds[pick(rng) % 4];
     c.act.slope = 0.1;
-    if (trial % 3) c.finalize(/*keep_plain=*/true);  // 2/3 on sgemm, 1/3 on the Eigen path
+    if (trial % 3) c.finalize(ops::default_conv_algo(), /*keep_plain=*/true);  // 2/3 on sgemm, 1/3 on the Eigen path
     Tensor<float> y(Shape{N, g.c2, g.out_h(H), g.out_w(W)});
     Context ctx;
     ctx.threads = 1 + trial % 2;
@@ -89,7 +89,7 @@ TEST_CASE("conv2d: output into a channel slice of a wider tensor") {
   c.g.ph = c.g.pw = 1;
   Tensor<float> w = random_tensor<float>(Shape{c.g.weight_numel()}, rng);
   c.weight.assign(w.data(), w.data() + w.size());
-  c.finalize(/*keep_plain=*/true);
+  c.finalize(ops::default_conv_algo(), /*keep_plain=*/true);
   Tensor<float> x = random_tensor<float>(Shape{2, 3, 6, 7}, rng);
   Tensor<float> wide = Tensor<float>::zeros(Shape{2, 9, 6, 7});
   c.forward(cview(x), view(wide).channels(2, 5), Context{});

@@ -26,7 +26,7 @@ std::vector<std::string> cases() {
 
 void run_case(const std::string& dir) {
   io::Json cj = yv9test::read_json(dir + "/case.json");
-  model::Network<float>::Options keep;
+  model::LoadOptions keep;
   keep.keep_all = true;
   auto m = model::load_model<float>(dir + "/" + cj.find("weights")->as_string(), keep);
   // the builder's table equals the reference's

@@ -158,7 +158,7 @@ TEST_CASE("parity: yolov9-t every layer, the auxiliary branch included" * doctes
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/yolov9-t-train";
   io::WeightFile wf = yv9test::weights_from_pt(dir + "/stripped.pt");
-  model::Network<float>::Options keep;
+  model::LoadOptions keep;
   keep.keep_all = true;
   auto m = model::load_model<float>(wf, "stripped.pt", keep);
   Tensor<float> x = io::read_npy_f32(dir + "/in_rand_128x128.npy");

@@ -120,7 +120,7 @@ TEST_CASE("convolution: same bits for 1..4 threads, and while the pool serves an
   c.bias.resize(48);
   for (float& v : c.bias) v = u(rng);
   c.act.kind = ops::ActKind::SiLU;
-  c.finalize();
+  c.finalize(ops::default_conv_algo());
   Tensor<float> x(Shape{1, 32, 61, 67});  // 4087 pixels x 288 x 48: above the grain for 2+ threads
   for (std::int64_t i = 0; i < x.size(); ++i) x[i] = u(rng);
   const Shape ys{1, 48, 61, 67};

@@ -44,7 +44,7 @@ ops::Conv2d<float> make_conv(const Case& t, std::mt19937& rng, ops::ConvAlgo alg
   }
   c.act.kind = t.act;
   c.act.slope = 0.1;
-  c.finalize(/*keep_plain=*/true, algo);
+  c.finalize(algo, /*keep_plain=*/true);
   return c;
 }
 
@@ -144,8 +144,4 @@ TEST_CASE("winograd: which layers take it") {
   ops::ConvAlgo a = ops::ConvAlgo::Auto;
   CHECK((ops::conv_algo_from_name("im2col", a) && a == ops::ConvAlgo::Im2col));
   CHECK(!ops::conv_algo_from_name("winograd", a));
-  const ops::ConvAlgo before = ops::default_conv_algo();
-  ops::set_default_conv_algo(ops::ConvAlgo::F2);
-  CHECK(ops::default_conv_algo() == ops::ConvAlgo::F2);
-  ops::set_default_conv_algo(before);
 }

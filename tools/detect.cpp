@@ -65,6 +65,14 @@ using yv9tool::Args;
 using yv9tool::parse_double;
 using yv9tool::parse_int;
 
+// --conv: how the network's 3x3 convolutions run (default: YV9_CONV, else auto).
+yv9::model::LoadOptions load_options(const Args& a) {
+  yv9::model::LoadOptions o;
+  if (a.has("--conv") && !yv9::ops::conv_algo_from_name(a.get("--conv"), o.conv))
+    throw yv9::UsageError("--conv must be auto, im2col, f2 or f4, got '" + a.get("--conv") + "'");
+  return o;
+}
+
 int run_summary(const Args& a) {
   yv9::model::ModelConfig cfg = yv9::model::load_config(a.get("--config"));
   yv9::weights::Binder spec;
@@ -84,7 +92,7 @@ yv9::Context make_context(const Args& a) {
 
 int run_raw(const Args& a) {
   const yv9::Context ctx = make_context(a);
-  auto model = yv9::model::load_model<float>(a.get("--weights"));
+  auto model = yv9::model::load_model<float>(a.get("--weights"), load_options(a));
   yv9::Tensor<float> x = yv9::io::read_npy_f32(a.get("--tensor"));
   // The file, not the command line, is wrong here: a FormatError (one line), not the network's
   // UsageError (which detect answers with the usage text).
@@ -127,13 +135,14 @@ int run_bench(const Args& a) {
   yv9::model::Network<float> net;
   std::string name;
   if (a.has("--weights")) {
-    auto m = yv9::model::load_model<float>(a.get("--weights"));
+    auto m = yv9::model::load_model<float>(a.get("--weights"), load_options(a));
     net = std::move(m.net);
     name = m.meta.name;
   } else {
     const std::string cfg_path = a.get("--config");
     const yv9::weights::SyntheticSource src;
     yv9::weights::Binder syn(src);
+    syn.set_conv_algo(load_options(a).conv);
     net = yv9::model::Network<float>(yv9::model::build<float>(yv9::model::load_config(cfg_path), syn));
     std::string base = cfg_path.substr(cfg_path.find_last_of('/') + 1);
     name = base.substr(0, base.rfind('.'));
@@ -296,7 +305,7 @@ int run_source(const Args& a) {
     const auto [k, n] = parse_shard(a.get("--shard"));
     sources = yv9tool::shard(std::move(sources), k, n);
   }
-  auto model = yv9::model::load_model<float>(a.get("--weights"));
+  auto model = yv9::model::load_model<float>(a.get("--weights"), load_options(a));
   if (!a.has("--img")) {
     o.img = model.meta.imgsz > 0 ? model.meta.imgsz : 640;
     if (model.meta.imgsz > 0) std::fprintf(progress, "image size %d (trained at this size, from the weight file; --img overrides)\n", o.img);
@@ -463,12 +472,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    if (a.has("--conv")) {
-      yv9::ops::ConvAlgo algo;
-      if (!yv9::ops::conv_algo_from_name(a.get("--conv"), algo))
-        throw yv9::UsageError("--conv must be auto, im2col, f2 or f4, got '" + a.get("--conv") + "'");
-      yv9::ops::set_default_conv_algo(algo);  // before any model is loaded
-    }
+    load_options(a);  // a bad --conv is a usage error before any work
     if (a.has("--summary")) {
       if (!a.has("--config")) throw yv9::UsageError("--summary needs --config MODEL.yaml");
       return run_summary(a);

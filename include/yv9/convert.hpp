@@ -28,7 +28,11 @@ inline io::WeightFile to_weight_file(io::Checkpoint& ck, io::DType dtype, const 
   std::vector<std::uint8_t> bytes = io::weight_file_bytes(out_label, ck.tensors, ck.metadata);
   std::vector<io::WriteTensor>().swap(ck.tensors);  // the bytes hold them now
   io::WeightFile wf = io::WeightFile::parse(std::move(bytes), out_label);
-  if (!wf.meta("config").empty()) model::load_model<float>(wf, in_label);
+  if (!wf.meta("config").empty()) {
+    model::LoadOptions check;
+    check.conv = ops::ConvAlgo::Im2col;  // the check binds; packing is cheapest on the im2col path
+    model::load_model<float>(wf, in_label, check);
+  }
   return wf;
 }
 

@@ -70,24 +70,33 @@ struct LoadedModel {
   ModelMeta meta;
 };
 
+// How a model is loaded.
+struct LoadOptions {
+  ops::ConvAlgo conv = ops::default_conv_algo();  // how 3x3 convolutions run (ops/conv.hpp): speed or memory
+  bool keep_all = false;                           // also run the training-only layers (Network::Options)
+};
+
 template <class T>
-LoadedModel<T> load_model(const io::WeightFile& wf, const std::string& label, typename Network<T>::Options opt = {}) {
+LoadedModel<T> load_model(const io::WeightFile& wf, const std::string& label, const LoadOptions& opt = {}) {
   LoadedModel<T> r;
   r.meta = read_meta(wf, label);
   ModelConfig cfg = parse_config_text(r.meta.config_text, label + " (embedded config)");
   const weights::WeightFileSource src(wf, weights::BnEps{r.meta.bn_eps, r.meta.bn_eps_by_module});
   weights::Binder b(src);
+  b.set_conv_algo(opt.conv);
   BuiltModel<T> built = build<T>(cfg, b);
   b.finish(label);
   if (!r.meta.names.empty() && built.head >= 0 && static_cast<std::int64_t>(r.meta.names.size()) != built.nc)
     throw FormatError(label + ": " + std::to_string(r.meta.names.size()) + " class names for a model with nc=" +
                       std::to_string(built.nc));
-  r.net = Network<T>(std::move(built), opt);
+  typename Network<T>::Options net_opt;
+  net_opt.keep_all = opt.keep_all;
+  r.net = Network<T>(std::move(built), net_opt);
   return r;
 }
 
 template <class T>
-LoadedModel<T> load_model(const std::string& path, typename Network<T>::Options opt = {}) {
+LoadedModel<T> load_model(const std::string& path, const LoadOptions& opt = {}) {
   io::WeightFile wf = io::WeightFile::load(path);
   return load_model<T>(wf, path, opt);
 }

@@ -43,7 +43,7 @@ class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
       std::vector<double> qw = b.param(p + "_query_proj.0.weight", qg.weight_shape()).to<double>();
       std::vector<double> qbias;
       if (b.bound()) fold_bn_into_1x1(qbn, qw, qbias, qc, a.in);
-      q_proj_ = weights::make_conv<T>(qg, weights::narrow<T>(qw), weights::narrow<T>(qbias), {});
+      q_proj_ = weights::make_conv<T>(b, qg, weights::narrow<T>(qw), weights::narrow<T>(qbias), {});
     } else {
       q_proj_ = weights::load_conv2d<T>(b, p + "_query_proj.0.", qg, false);
     }
@@ -134,7 +134,7 @@ class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
     ops::check_geom(g, p);
     std::vector<double> w = b.param(p + "0.weight", g.weight_shape()).to<double>();
     weights::FoldedConv f = weights::fold_bn(std::move(w), weights::load_bn(b, p + "1.", g.c2));
-    return weights::make_conv<T>(g, weights::narrow<T>(f.w), weights::narrow<T>(f.bias), {});
+    return weights::make_conv<T>(b, g, weights::narrow<T>(f.w), weights::narrow<T>(f.bias), {});
   }
 
   // proj(BN(x)) = (W diag(s)) x + W t, in double before rounding to T.

@@ -92,24 +92,18 @@ inline bool conv_algo_from_name(const std::string& name, ConvAlgo& out) {
   return true;
 }
 
-namespace detail {
-inline std::atomic<int>& conv_algo_setting() {
-  static std::atomic<int> setting{[] {
+// The path a load takes unless told otherwise (model::LoadOptions::conv): the environment variable
+// YV9_CONV (auto, im2col, f2, f4; read once), else Auto. It lets a test suite or a deployment run
+// every model on one path without code changes. im2col keeps the smallest weights (Winograd F(4,3)
+// stores 36 values per 3x3 kernel instead of 9, F(2,3) 16).
+inline ConvAlgo default_conv_algo() {
+  static const ConvAlgo algo = [] {
     ConvAlgo a = ConvAlgo::Auto;
-    const char* e = std::getenv("YV9_CONV");
-    if (e) conv_algo_from_name(e, a);
-    return static_cast<int>(a);
-  }()};
-  return setting;
+    if (const char* e = std::getenv("YV9_CONV")) conv_algo_from_name(e, a);
+    return a;
+  }();
+  return algo;
 }
-}  // namespace detail
-
-// The path convolutions take when a model is loaded (Conv2d::finalize): the environment variable
-// YV9_CONV (auto, im2col, f2, f4) at first use, or what set_default_conv_algo set last. Layers
-// already loaded keep theirs. im2col keeps the smallest weights (Winograd F(4,3) stores 36 values
-// per 3x3 kernel instead of 9, F(2,3) 16).
-inline ConvAlgo default_conv_algo() { return static_cast<ConvAlgo>(detail::conv_algo_setting().load()); }
-inline void set_default_conv_algo(ConvAlgo a) { detail::conv_algo_setting().store(static_cast<int>(a)); }
 
 template <class T>
 struct Conv2d {
@@ -136,7 +130,7 @@ struct Conv2d {
 
   // Packs the weights for sgemm or transforms them for Winograd (float only). Without keep_plain
   // the PyTorch-layout copy is freed.
-  void finalize(bool keep_plain = false, ConvAlgo algo = default_conv_algo()) {
+  void finalize(ConvAlgo algo, bool keep_plain = false) {
     if constexpr (std::is_same_v<T, float>) {
       packed.clear();
       f2 = {};

@@ -15,6 +15,7 @@
 
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
+#include "../ops/conv.hpp"
 #include "source.hpp"
 
 namespace yv9::weights {
@@ -36,6 +37,10 @@ class Binder {
 
   bool bound() const { return src_ != nullptr; }
   std::int64_t param_count() const { return params_; }
+
+  // How the convolutions bound here will run (packed for im2col GEMM or transformed for Winograd).
+  ops::ConvAlgo conv_algo() const { return conv_algo_; }
+  void set_conv_algo(ops::ConvAlgo a) { conv_algo_ = a; }
 
   const BinderLimits& limits() const { return lim_; }
   void set_limits(const BinderLimits& lim) { lim_ = lim; }
@@ -122,6 +127,7 @@ class Binder {
   const WeightSource* src_ = nullptr;
   std::int64_t params_ = 0;
   BinderLimits lim_;
+  ops::ConvAlgo conv_algo_ = ops::default_conv_algo();
   std::int64_t tensors_ = 0, elements_ = 0;
   std::set<std::string> used_;
   std::vector<std::string> missing_, mismatched_;

@@ -51,14 +51,15 @@ std::vector<T> narrow(const std::vector<U>& v) {
 
 // Takes the weights by value (callers move them in) and frees them once packed: at load time the
 // peak is the weights already packed plus one conv's transient copies.
+// It is packed for the path the Binder's load chose (Binder::conv_algo).
 template <class T>
-ops::Conv2d<T> make_conv(const ConvGeom& g, std::vector<T> w, std::vector<T> bias, Activation act) {
+ops::Conv2d<T> make_conv(const Binder& b, const ConvGeom& g, std::vector<T> w, std::vector<T> bias, Activation act) {
   ops::Conv2d<T> c;
   c.g = g;
   c.act = act;
   c.weight = std::move(w);
   c.bias = std::move(bias);
-  if (!c.weight.empty()) c.finalize();  // spec mode has nothing to pack
+  if (!c.weight.empty()) c.finalize(b.conv_algo());  // spec mode has nothing to pack
   return c;
 }
 
@@ -89,7 +90,7 @@ ops::Conv2d<T> load_conv_bn(Binder& b, const std::string& prefix, const ConvGeom
   FoldedConv f = load_conv_bn_folded(b, prefix, g);
   std::vector<T> w = narrow<T>(f.w);
   std::vector<double>().swap(f.w);
-  return make_conv<T>(g, std::move(w), narrow<T>(f.bias), act);
+  return make_conv<T>(b, g, std::move(w), narrow<T>(f.bias), act);
 }
 
 // Several upstream `Conv`s that read the same input with the same geometry except c2, run as one:
@@ -113,7 +114,7 @@ ops::Conv2d<T> load_conv_bn_stacked(Binder& b, const std::vector<std::pair<std::
     w.insert(w.end(), f.w.begin(), f.w.end());
     bias.insert(bias.end(), f.bias.begin(), f.bias.end());
   }
-  return make_conv<T>(g, std::move(w), std::move(bias), act);
+  return make_conv<T>(b, g, std::move(w), std::move(bias), act);
 }
 
 // torch.nn.Conv2d (optionally with bias): CBLinear, the heads' last layers, the MQA projections.
@@ -124,7 +125,7 @@ ops::Conv2d<T> load_conv2d(Binder& b, const std::string& prefix, const ConvGeom&
   std::vector<T> w = b.param(prefix + "weight", g.weight_shape()).to<T>();
   std::vector<T> bias;
   if (has_bias) bias = b.param(prefix + "bias", {g.c2}).to<T>();
-  return make_conv<T>(g, std::move(w), std::move(bias), act);
+  return make_conv<T>(b, g, std::move(w), std::move(bias), act);
 }
 
 // RepConvN(c1, c2, 3, 1): act(BN(conv3x3(x)) + BN(conv1x1(x))) fused into one 3x3 with bias.
@@ -141,7 +142,7 @@ ops::Conv2d<T> load_repconvn(Binder& b, const std::string& prefix, std::int64_t 
   }
   std::vector<T> w = narrow<T>(f3.w);
   std::vector<double>().swap(f3.w);
-  return make_conv<T>(g3, std::move(w), narrow<T>(f3.bias), act);
+  return make_conv<T>(b, g3, std::move(w), narrow<T>(f3.bias), act);
 }
 
 }  // namespace yv9::weights
