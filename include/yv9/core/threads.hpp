@@ -18,7 +18,9 @@
 //     scheduler's wake-up preference, a spinner only burns its share of a busy core); a waiting
 //     caller does the same, so its core can pull a preempted worker over;
 //   - when waiting for a starved partner costs more than the partner's jobs saved, the caller
-//     runs its regions alone for a while (doubling up to kSoloMaxMs), then tries again.
+//     backs off for a while (doubling up to kSoloMaxMs), then tries again: in back-off a region
+//     opens to the others only after the caller has run it alone for kLateJoinNs, so short
+//     regions never wait for a starved partner and long ones still take what help it gives.
 // Results never depend on any of this: a job's output is fixed by its index, whoever runs it.
 //
 // One process-wide pool, created on first use (why a global: worker threads are costly to create
@@ -31,6 +33,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstdint>
 #include <exception>
 #include <mutex>
@@ -81,8 +85,33 @@ inline constexpr std::int64_t kCallerSpinNs = 50'000;
 inline constexpr std::int64_t kSoloMinMs = 5, kSoloMaxMs = 320;
 // A wait shorter than this is never blamed on starvation (wake-up latency, uneven last jobs).
 inline constexpr std::int64_t kStarvedWaitNs = 300'000;
+// In back-off, a region opens to the workers after running this long alone.
+inline constexpr std::int64_t kLateJoinNs = 2'000'000;
 
 class Pool;
+
+// What the pool did, for tuning it (YV9_POOL_STATS=1 prints this to stderr at exit). Updated by
+// the region's owner only. Durations are in log2 buckets of microseconds.
+struct Stats {
+  static constexpr int kBuckets = 16;
+  std::int64_t team = 0, late = 0, joined = 0, starved = 0;  // regions: as a team / in back-off, of those
+                                                             // joined late; judged starved
+  std::int64_t team_ns = 0, late_ns = 0, wait_ns = 0;        // time in both kinds, and waiting for partners
+  std::int64_t team_hist[kBuckets] = {}, late_hist[kBuckets] = {};
+  static int bucket(std::int64_t ns) {
+    int b = 0;
+    for (std::int64_t us = ns / 1000; us > 1 && b < kBuckets - 1; us >>= 1) ++b;
+    return b;
+  }
+};
+
+inline bool stats_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("YV9_POOL_STATS");
+    return e && *e && *e != '0';
+  }();
+  return on;
+}
 
 }  // namespace pool_detail
 
@@ -99,6 +128,7 @@ class Jobs {
   std::int64_t jobs_ = 0, local_ = 0;
   std::int64_t first_ = -1;  // the job claimed before the body was entered (-1: handed out)
   std::int64_t count_ = 0;   // jobs this participant claimed
+  bool owner_ = false;       // the region's caller
 };
 
 namespace pool_detail {
@@ -126,6 +156,7 @@ class Pool {
   }
 
   ~Pool() {
+    if (stats_enabled()) print_stats();
     {
       std::lock_guard<std::mutex> lk(m_);
       stop_.store(true);
@@ -137,7 +168,7 @@ class Pool {
   bool try_own() { return !owned_.exchange(true, std::memory_order_acquire); }
   void disown() { owned_.store(false, std::memory_order_release); }
 
-  // Owner only. Whether the next region should run alone (a starved partner is being avoided).
+  // Owner only. Whether the next region starts alone (a starved partner is being avoided).
   bool solo_now() {
     if (solo_until_ns_ == 0) return false;
     if (now_ns() < solo_until_ns_) return true;
@@ -146,24 +177,33 @@ class Pool {
     return false;
   }
 
-  // Owner only: the region protocol (see parallel_for).
+  // Owner only. Enters back-off as if a partner had been judged starved (for tests: a loaded
+  // machine is what reaches this path otherwise).
+  void back_off_for(std::int64_t ms) {
+    solo_until_ns_ = now_ns() + ms * 1'000'000;
+    probing_ = false;
+  }
+
+  // Owner only: the region protocol (see parallel_for). In back-off (late) the seats open only
+  // once the owner has run the region alone for kLateJoinNs: short regions never wait for a
+  // starved partner, long ones still get its help.
   template <class F>
-  void run(int nt, std::int64_t jobs, F& body) noexcept {  // a throwing body terminates, as in OpenMP
+  void run(int nt, std::int64_t jobs, F& body, bool late) noexcept {  // a throwing body terminates, as in OpenMP
     grow(nt - 1);
     const std::uint64_t seat_count = static_cast<std::uint64_t>(std::min<std::size_t>(nt - 1, workers_.size()));
     body_ = &body;
     invoke_ = [](void* b, Jobs& q) { (*static_cast<F*>(b))(q); };
     jobs_ = jobs;
     done_.store(0, std::memory_order_relaxed);
-    claim_.store(seat_count << kSeatShift | static_cast<std::uint64_t>(jobs), std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
-      std::lock_guard<std::mutex> lk(m_);
-      work_cv_.notify_all();
-    }
     const std::int64_t t0 = now_ns();
+    late_seats_ = late ? seat_count : 0;
+    late_at_ns_ = t0 + late_join_ns();
+    claim_.store((late ? 0 : seat_count) << kSeatShift | static_cast<std::uint64_t>(jobs), std::memory_order_seq_cst);
+    if (!late) wake_workers();
     Jobs q;
     q.pool_ = this;
     q.jobs_ = jobs;
+    q.owner_ = true;
     std::int64_t j;
     if (claim(q, j)) {
       q.first_ = j;
@@ -176,11 +216,20 @@ class Pool {
       done_.fetch_add(q.count_, std::memory_order_acq_rel);
       wait_done(jobs);
     }
-    judge(q.count_, jobs, t1 - t0, now_ns() - t1);
+    const std::int64_t t2 = now_ns();
+    judge(q.count_, jobs, t1 - t0, t2 - t1);
+    if (stats_enabled()) {
+      (late ? stats_.late : stats_.team) += 1;
+      (late ? stats_.late_ns : stats_.team_ns) += t2 - t0;
+      stats_.joined += late && q.count_ < jobs;
+      stats_.wait_ns += t2 - t1;
+      ++(late ? stats_.late_hist : stats_.team_hist)[Stats::bucket(t2 - t0)];
+    }
   }
 
   // Claims the next job of the open region for q (a participant already holding a job).
   bool claim(Jobs& q, std::int64_t& job) {
+    if (q.owner_ && late_seats_ > 0 && now_ns() >= late_at_ns_) open_late_seats();
     std::uint64_t c = claim_.load(std::memory_order_relaxed);
     while (remaining(c) > 0)
       if (claim_.compare_exchange_weak(c, c - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
@@ -193,6 +242,31 @@ class Pool {
 
  private:
   Pool() = default;
+
+  static std::int64_t late_join_ns() {
+    static const std::int64_t ns = [] {
+      const char* e = std::getenv("YV9_POOL_LATE_US");
+      return e ? std::atoll(e) * 1000 : kLateJoinNs;
+    }();
+    return ns;
+  }
+
+  void wake_workers() {
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard<std::mutex> lk(m_);
+      work_cv_.notify_all();
+    }
+  }
+
+  // Owner: a back-off region has run long enough alone; let the workers join what is left.
+  void open_late_seats() {
+    std::uint64_t c = claim_.load(std::memory_order_relaxed);
+    while (remaining(c) > 0 &&
+           !claim_.compare_exchange_weak(c, c + (late_seats_ << kSeatShift), std::memory_order_seq_cst, std::memory_order_relaxed)) {
+    }
+    late_seats_ = 0;
+    wake_workers();
+  }
 
   void grow(int want) {
     want = std::min(want, kMaxWorkers);
@@ -225,6 +299,7 @@ class Pool {
       probing_ = false;
       return;
     }
+    ++stats_.starved;
     solo_ms_ = solo_ms_ == 0 ? kSoloMinMs : std::min(kSoloMaxMs, 2 * solo_ms_);
     solo_until_ns_ = now_ns() + solo_ms_ * 1'000'000;
     probing_ = false;
@@ -291,6 +366,21 @@ class Pool {
   std::vector<std::thread> workers_;
   std::int64_t solo_until_ns_ = 0, solo_ms_ = 0;
   bool probing_ = false;
+  std::uint64_t late_seats_ = 0;  // seats a back-off region opens at late_at_ns_
+  std::int64_t late_at_ns_ = 0;
+  Stats stats_;
+
+  void print_stats() const {
+    const Stats& s = stats_;
+    std::fprintf(stderr, "yv9 pool: %lld team regions (%.1f ms), %lld in back-off (%.1f ms; %lld joined late); %.1f ms waiting; %lld judged starved\n",
+                 static_cast<long long>(s.team), s.team_ns * 1e-6, static_cast<long long>(s.late), s.late_ns * 1e-6,
+                 static_cast<long long>(s.joined), s.wait_ns * 1e-6, static_cast<long long>(s.starved));
+    std::fprintf(stderr, "yv9 pool: region length (us, up to) team/back-off:");
+    for (int b = 0; b < Stats::kBuckets; ++b)
+      if (s.team_hist[b] || s.late_hist[b])
+        std::fprintf(stderr, " %d:%lld/%lld", 2 << b, static_cast<long long>(s.team_hist[b]), static_cast<long long>(s.late_hist[b]));
+    std::fprintf(stderr, "\n");
+  }
 };
 
 }  // namespace pool_detail
@@ -323,11 +413,7 @@ void parallel_for(int nt, std::int64_t jobs, F&& body) {
   if (nt <= 1 || jobs == 1) return alone();
   pool_detail::Pool& pool = pool_detail::Pool::instance();
   if (!pool.try_own()) return alone();
-  if (pool.solo_now()) {
-    pool.disown();
-    return alone();
-  }
-  pool.run(nt, jobs, body);
+  pool.run(nt, jobs, body, /*late=*/pool.solo_now());
   pool.disown();
 }
 
