@@ -65,9 +65,11 @@ using yv9tool::Args;
 using yv9tool::parse_double;
 using yv9tool::parse_int;
 
-// --conv: how the network's 3x3 convolutions run (default: YV9_CONV, else auto).
-yv9::model::LoadOptions load_options(const Args& a) {
+// --conv: how the network's 3x3 convolutions run (default: YV9_CONV, else auto), chosen for
+// images of side imgsz (0: the weight file's training size, else 640).
+yv9::model::LoadOptions load_options(const Args& a, int imgsz = 0) {
   yv9::model::LoadOptions o;
+  o.imgsz = imgsz;
   if (a.has("--conv") && !yv9::ops::conv_algo_from_name(a.get("--conv"), o.conv))
     throw yv9::UsageError("--conv must be auto, im2col, f2 or f4, got '" + a.get("--conv") + "'");
   return o;
@@ -135,7 +137,7 @@ int run_bench(const Args& a) {
   yv9::model::Network<float> net;
   std::string name;
   if (a.has("--weights")) {
-    auto m = yv9::model::load_model<float>(a.get("--weights"), load_options(a));
+    auto m = yv9::model::load_model<float>(a.get("--weights"), load_options(a, std::max(H, W)));
     net = std::move(m.net);
     name = m.meta.name;
   } else {
@@ -143,6 +145,7 @@ int run_bench(const Args& a) {
     const yv9::weights::SyntheticSource src;
     yv9::weights::Binder syn(src);
     syn.set_conv_algo(load_options(a).conv);
+    syn.set_image_size(std::max(H, W));
     net = yv9::model::Network<float>(yv9::model::build<float>(yv9::model::load_config(cfg_path), syn));
     std::string base = cfg_path.substr(cfg_path.find_last_of('/') + 1);
     name = base.substr(0, base.rfind('.'));
@@ -305,7 +308,7 @@ int run_source(const Args& a) {
     const auto [k, n] = parse_shard(a.get("--shard"));
     sources = yv9tool::shard(std::move(sources), k, n);
   }
-  auto model = yv9::model::load_model<float>(a.get("--weights"), load_options(a));
+  auto model = yv9::model::load_model<float>(a.get("--weights"), load_options(a, a.has("--img") ? o.img : 0));
   if (!a.has("--img")) {
     o.img = model.meta.imgsz > 0 ? model.meta.imgsz : 640;
     if (model.meta.imgsz > 0) std::fprintf(progress, "image size %d (trained at this size, from the weight file; --img overrides)\n", o.img);

@@ -65,7 +65,9 @@ int run(const yv9tool::Args& a) {
   const std::vector<std::string>* split = data.split(task);
   if (!split) throw yv9::ConfigError(data.file + ": no '" + task + ":' entry (the images to validate on)");
   const std::vector<std::string> images = yv9::vision::list_images(*split);
-  const auto model = yv9::model::load_model<float>(a.get("--weights"));
+  yv9::model::LoadOptions lo;
+  lo.imgsz = a.has("--img") ? o.img : 0;  // convolution paths for this size (else the training size)
+  const auto model = yv9::model::load_model<float>(a.get("--weights"), lo);
   if (!a.has("--img")) {  // the size the model was trained at, as detect does; upstream's 640 otherwise
     o.img = model.meta.imgsz > 0 ? model.meta.imgsz : 640;
     std::fprintf(stderr, "val: image size %d (%s; --img overrides)\n", o.img,

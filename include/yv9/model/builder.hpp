@@ -192,6 +192,10 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
   BuiltModel<T> m;
   m.in_channels = cfg.ch;
   std::vector<std::int64_t> ch;  // output channels per layer
+  // Output shapes at the image size the Binder tunes for (empty shape: unknown), so that each
+  // module's convolutions can pick their path for the maps they will see (Binder::set_input_maps).
+  std::vector<Shape> nominal;
+  const std::int64_t side = b.image_size();
   const std::int64_t no = cfg.na * (cfg.nc + 5);
   std::int64_t copies = 0;
   for (std::size_t i = 0; i < cfg.layers.size(); ++i) {
@@ -223,6 +227,14 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
     info.from_repr = py_repr(d.from);
     info.from = r.from;
     info.n = n;
+    std::vector<Shape> nominal_in;
+    std::vector<weights::Binder::Map> maps;
+    for (int f : r.from) {
+      nominal_in.push_back(f < 0 ? Shape{1, cfg.ch, side, side} : nominal[static_cast<std::size_t>(f)]);
+      const Shape& in = nominal_in.back();
+      maps.push_back(in.rank() == 4 ? weights::Binder::Map{in[2], in[3]} : weights::Binder::Map{});
+    }
+    b.set_input_maps(side > 0 ? maps : std::vector<weights::Binder::Map>{});
     const RegistryEntry<T>* entry = find_module<T>(d.module);
     if (!entry)
       bad(r, "unknown module '" + d.module + "' (supported: " + supported_modules<T>() + ")");
@@ -275,6 +287,16 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
       m.nc = h->nc();
     }
     info.params = b.param_count() - params_before;
+    Shape out{};
+    if (side > 0) {
+      try {  // a mismatch is reported (with the layer) by the stride probe below
+        bool known = true;
+        for (const Shape& s : nominal_in) known = known && s.rank() == 4;
+        if (known) out = m.layers.back()->out_shape(nominal_in);
+      } catch (const Error&) {
+      }
+    }
+    nominal.push_back(out);
     ch.push_back(c2);
     m.info.push_back(std::move(info));
   }

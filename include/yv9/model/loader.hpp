@@ -73,7 +73,11 @@ struct LoadedModel {
 // How a model is loaded.
 struct LoadOptions {
   ops::ConvAlgo conv = ops::default_conv_algo();  // how 3x3 convolutions run (ops/conv.hpp): speed or memory
-  bool keep_all = false;                           // also run the training-only layers (Network::Options)
+  // The image side (pixels) the convolution paths are chosen for: under Auto each 3x3 convolution
+  // takes the fastest path for the map it sees at this size (any size still runs, on the same
+  // paths). 0: the training size the weight file records, else 640.
+  int imgsz = 0;
+  bool keep_all = false;  // also run the training-only layers (Network::Options)
 };
 
 template <class T>
@@ -84,6 +88,7 @@ LoadedModel<T> load_model(const io::WeightFile& wf, const std::string& label, co
   const weights::WeightFileSource src(wf, weights::BnEps{r.meta.bn_eps, r.meta.bn_eps_by_module});
   weights::Binder b(src);
   b.set_conv_algo(opt.conv);
+  b.set_image_size(opt.imgsz > 0 ? opt.imgsz : r.meta.imgsz > 0 ? r.meta.imgsz : 640);
   BuiltModel<T> built = build<T>(cfg, b);
   b.finish(label);
   if (!r.meta.names.empty() && built.head >= 0 && static_cast<std::int64_t>(r.meta.names.size()) != built.nc)

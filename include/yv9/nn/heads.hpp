@@ -39,7 +39,7 @@ class DetectSet {
   // box_name/cls_name: "cv2"/"cv3" or "cv4"/"cv5"; dfl_name: "dfl" or "dfl2"
   DetectSet(weights::Binder& b, const std::string& p, const std::vector<std::int64_t>& ch, std::int64_t nc,
             bool ddetect, const std::string& box_name, const std::string& cls_name, const std::string& dfl_name,
-            ops::Activation act)
+            ops::Activation act, std::size_t first_input = 0)
       : nc_(nc) {
     const std::int64_t ch0 = ch.at(0);
     std::int64_t c2 = std::max<std::int64_t>({ch0 / 4, kRegMax * 4, 16});
@@ -47,6 +47,7 @@ class DetectSet {
     const std::int64_t c3 = std::max<std::int64_t>(ch0, std::min<std::int64_t>(nc * 2, 128));
     const std::int64_t g = ddetect ? 4 : 1;
     for (std::size_t l = 0; l < ch.size(); ++l) {
+      b.use_input(first_input + l);  // this level's map
       const std::string bp = p + box_name + "." + std::to_string(l) + ".", cp = p + cls_name + "." + std::to_string(l) + ".";
       DetectLevel<T> lv;
       lv.box[0].g = ops::conv_geom(ch[l], c2, 3);
@@ -247,7 +248,7 @@ class DualDDetect : public DetectHead<T> {
     const auto mid = ch.begin() + static_cast<std::ptrdiff_t>(ch.size() / 2);
     std::vector<DetectSet<T>> v;
     v.emplace_back(b, p, std::vector<std::int64_t>(ch.begin(), mid), nc, true, "cv2", "cv3", "dfl", act);
-    v.emplace_back(b, p, std::vector<std::int64_t>(mid, ch.end()), nc, true, "cv4", "cv5", "dfl2", act);
+    v.emplace_back(b, p, std::vector<std::int64_t>(mid, ch.end()), nc, true, "cv4", "cv5", "dfl2", act, ch.size() / 2);
     return v;
   }
 };

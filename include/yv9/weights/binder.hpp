@@ -42,6 +42,23 @@ class Binder {
   ops::ConvAlgo conv_algo() const { return conv_algo_; }
   void set_conv_algo(ops::ConvAlgo a) { conv_algo_ = a; }
 
+  // The map sizes the module being bound will see at the image size the load is tuned for
+  // (model::LoadOptions::imgsz), one per input, set by the builder (empty: unknown). Convolutions
+  // choose their path by the map of the current input: modules with inputs at different sizes
+  // (the heads' levels) select theirs with use_input.
+  struct Map {
+    std::int64_t h = 0, w = 0;
+  };
+  void set_input_maps(std::vector<Map> maps) {
+    maps_ = std::move(maps);
+    input_ = 0;
+  }
+  void use_input(std::size_t i) { input_ = i; }
+  // The image side the maps are computed for (0: none, the builder then sets no maps).
+  void set_image_size(std::int64_t s) { image_size_ = s; }
+  std::int64_t image_size() const { return image_size_; }
+  Map map() const { return input_ < maps_.size() ? maps_[input_] : Map{}; }
+
   const BinderLimits& limits() const { return lim_; }
   void set_limits(const BinderLimits& lim) { lim_ = lim; }
 
@@ -128,6 +145,9 @@ class Binder {
   std::int64_t params_ = 0;
   BinderLimits lim_;
   ops::ConvAlgo conv_algo_ = ops::default_conv_algo();
+  std::vector<Map> maps_;
+  std::size_t input_ = 0;
+  std::int64_t image_size_ = 0;
   std::int64_t tensors_ = 0, elements_ = 0;
   std::set<std::string> used_;
   std::vector<std::string> missing_, mismatched_;

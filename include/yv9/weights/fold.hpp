@@ -51,7 +51,7 @@ std::vector<T> narrow(const std::vector<U>& v) {
 
 // Takes the weights by value (callers move them in) and frees them once packed: at load time the
 // peak is the weights already packed plus one conv's transient copies.
-// It is packed for the path the Binder's load chose (Binder::conv_algo).
+// It is packed for the path the Binder's load chose (Binder::conv_algo) and the map it expects.
 template <class T>
 ops::Conv2d<T> make_conv(const Binder& b, const ConvGeom& g, std::vector<T> w, std::vector<T> bias, Activation act) {
   ops::Conv2d<T> c;
@@ -59,7 +59,7 @@ ops::Conv2d<T> make_conv(const Binder& b, const ConvGeom& g, std::vector<T> w, s
   c.act = act;
   c.weight = std::move(w);
   c.bias = std::move(bias);
-  if (!c.weight.empty()) c.finalize(b.conv_algo());  // spec mode has nothing to pack
+  if (!c.weight.empty()) c.finalize(b.conv_algo(), false, b.map().h, b.map().w);  // spec mode has nothing to pack
   return c;
 }
 
