@@ -97,7 +97,7 @@ int run_raw(const Args& a) {
   auto model = yv9::model::load_model<float>(a.get("--weights"), load_options(a));
   yv9::Tensor<float> x = yv9::io::read_npy_f32(a.get("--tensor"));
   // The file, not the command line, is wrong here: a FormatError (one line), not the network's
-  // UsageError (which detect answers with the usage text).
+  // UsageError (exit 2, which says the command line is wrong).
   if (x.rank() != 4 || x.dim(0) < 1 || x.dim(1) != model.net.in_channels() || x.dim(2) < 1 || x.dim(3) < 1)
     throw yv9::FormatError(a.get("--tensor") + ": expected a [N, " + std::to_string(model.net.in_channels()) +
                            ", H, W] float32 tensor with N, H, W >= 1, got shape " + x.shape().str());

@@ -270,6 +270,7 @@ class Pool {
 
   void grow(int want) {
     want = std::min(want, kMaxWorkers);
+    if (static_cast<int>(workers_.size()) >= want) return;
     const bool pinned = pin_workers(want + 1);
     while (static_cast<int>(workers_.size()) < want) {
       const int k = static_cast<int>(workers_.size()) + 1;
