@@ -103,6 +103,32 @@ TEST_CASE("parity: gelan-t-mmqa (MMQA backbone, square and non-square, every lay
   }
 }
 
+TEST_CASE("parity: the image size a load is tuned for changes the convolution paths, not the results" * doctest::test_suite("fixtures")) {
+  if (!yv9test::have_fixtures()) return;
+  const std::string dir = fixtures_dir() + "/gelan-t-mmqa";
+  const Tol tol = fixture_tol(dir);
+  io::WeightFile wf = yv9test::weights_from_pt(dir + "/model.pt", fixtures_dir() + "/configs/gelan-t-MMQA.yaml");
+  // Tuned for 64 px every 3x3 map is at most 32x32 wide: im2col and F(2,3); for 2048 px they are
+  // 64x64 and up: F(4,3) and F(2,3). Different paths round differently, so the bits must differ;
+  // both must match upstream.
+  model::LoadOptions small, large;
+  small.conv = large.conv = ops::ConvAlgo::Auto;  // whatever YV9_CONV says
+  small.imgsz = 64;
+  large.imgsz = 2048;
+  auto a = model::load_model<float>(wf, "gelan-t-mmqa", small);
+  auto b = model::load_model<float>(wf, "gelan-t-mmqa", large);
+  Tensor<float> x = io::read_npy_f32(dir + "/in_64x96.npy");
+  Tensor<float> ref = io::read_npy_f32(dir + "/out_64x96.npy");
+  Tensor<float> ya = a.net.forward(x, Context{}), yb = b.net.forward(x, Context{});
+  REQUIRE(ya.shape() == yb.shape());
+  CHECK(std::memcmp(ya.data(), yb.data(), ya.bytes()) != 0);
+  for (const Tensor<float>* y : {&ya, &yb}) {
+    const yv9test::PredDiff d = yv9test::pred_diff(*y, ref);
+    CHECK(d.box <= tol.box);
+    CHECK(d.score <= tol.score);
+  }
+}
+
 TEST_CASE("parity: 1 and 2 threads give bit-identical outputs" * doctest::test_suite("fixtures")) {
   if (!yv9test::have_fixtures()) return;
   const std::string dir = fixtures_dir() + "/gelan-t-mmqa";
