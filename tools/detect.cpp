@@ -94,8 +94,10 @@ yv9::Context make_context(const Args& a) {
 
 int run_raw(const Args& a) {
   const yv9::Context ctx = make_context(a);
-  auto model = yv9::model::load_model<float>(a.get("--weights"), load_options(a));
   yv9::Tensor<float> x = yv9::io::read_npy_f32(a.get("--tensor"));
+  // convolution paths chosen for this tensor's size
+  const int side = x.rank() == 4 ? static_cast<int>(std::min<std::int64_t>(std::max(x.dim(2), x.dim(3)), 8192)) : 0;
+  auto model = yv9::model::load_model<float>(a.get("--weights"), load_options(a, side));
   // The file, not the command line, is wrong here: a FormatError (one line), not the network's
   // UsageError (exit 2, which says the command line is wrong).
   if (x.rank() != 4 || x.dim(0) < 1 || x.dim(1) != model.net.in_channels() || x.dim(2) < 1 || x.dim(3) < 1)
