@@ -146,8 +146,7 @@ int run_bench(const Args& a) {
     const std::string cfg_path = a.get("--config");
     const yv9::weights::SyntheticSource src;
     yv9::weights::Binder syn(src);
-    syn.set_conv_algo(load_options(a).conv);
-    syn.set_image_size(std::max(H, W));
+    yv9::model::configure(syn, load_options(a, std::max(H, W)));
     net = yv9::model::Network<float>(yv9::model::build<float>(yv9::model::load_config(cfg_path), syn));
     std::string base = cfg_path.substr(cfg_path.find_last_of('/') + 1);
     name = base.substr(0, base.rfind('.'));

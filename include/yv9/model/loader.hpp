@@ -80,6 +80,13 @@ struct LoadOptions {
   bool keep_all = false;  // also run the training-only layers (Network::Options)
 };
 
+// Sets up a Binder as load_model does: the convolution path and the image size it is tuned for
+// (trained_imgsz: the size the weights were trained at, 0 if unknown).
+inline void configure(weights::Binder& b, const LoadOptions& opt, int trained_imgsz = 0) {
+  b.set_conv_algo(opt.conv);
+  b.set_image_size(opt.imgsz > 0 ? opt.imgsz : trained_imgsz > 0 ? trained_imgsz : 640);
+}
+
 template <class T>
 LoadedModel<T> load_model(const io::WeightFile& wf, const std::string& label, const LoadOptions& opt = {}) {
   LoadedModel<T> r;
@@ -87,8 +94,7 @@ LoadedModel<T> load_model(const io::WeightFile& wf, const std::string& label, co
   ModelConfig cfg = parse_config_text(r.meta.config_text, label + " (embedded config)");
   const weights::WeightFileSource src(wf, weights::BnEps{r.meta.bn_eps, r.meta.bn_eps_by_module});
   weights::Binder b(src);
-  b.set_conv_algo(opt.conv);
-  b.set_image_size(opt.imgsz > 0 ? opt.imgsz : r.meta.imgsz > 0 ? r.meta.imgsz : 640);
+  configure(b, opt, r.meta.imgsz);
   BuiltModel<T> built = build<T>(cfg, b);
   b.finish(label);
   if (!r.meta.names.empty() && built.head >= 0 && static_cast<std::int64_t>(r.meta.names.size()) != built.nc)
