@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -48,8 +49,10 @@ struct Yaml11Number {
     }
     return true;
   }
-  // (:[0-5]?[0-9])+ from p, folding into v base 60; false when absent or malformed.
-  bool sexagesimal(std::int64_t& v) {
+  // (:[0-5]?[0-9])+ from p, folding into v base 60; false when absent, malformed or (for an integer)
+  // beyond int64. A float's whole part folds in double, as PyYAML's float(part) * 60**k sum does.
+  template <class T>
+  bool sexagesimal(T& v) {
     bool any = false;
     while (p < s.size() && s[p] == ':') {
       ++p;
@@ -57,7 +60,8 @@ struct Yaml11Number {
       while (q < s.size() && q - p < 2 && s[q] >= '0' && s[q] <= '9') ++q;
       if (q == p || (q - p == 2 && s[p] > '5')) return false;
       const int part = std::atoi(s.substr(p, q - p).c_str());
-      if (v > (INT64_MAX - part) / 60) return false;
+      if constexpr (std::is_integral_v<T>)
+        if (v > (INT64_MAX - part) / 60) return false;
       v = v * 60 + part;
       p = q;
       any = true;
@@ -108,7 +112,7 @@ struct Yaml11Number {
       return true;
     }
     std::string plain = neg ? "-" : "";  // the literal without underscores, for strtod
-    std::int64_t whole = 0;
+    double whole = 0;  // of a sexagesimal float, unsigned
     bool sexa = false;
     if (p < s.size() && s[p] == '.') {
       if (signed_ || p + 1 >= s.size() || !digit(s[p + 1], 10)) return false;
@@ -117,8 +121,7 @@ struct Yaml11Number {
       for (; p < s.size() && (s[p] == '_' || digit(s[p], 10)); ++p)
         if (s[p] != '_') plain += s[p];
       if (p < s.size() && s[p] == ':') {
-        whole = std::strtoll(plain.c_str(), nullptr, 10);
-        if (whole < 0) whole = -whole;
+        whole = std::strtod(plain.c_str() + (neg ? 1 : 0), nullptr);
         if (!sexagesimal(whole)) return false;
         sexa = true;
       }
@@ -129,7 +132,7 @@ struct Yaml11Number {
       if (s[p] != '_') frac += s[p];
     if (sexa) {
       if (p != s.size()) return false;
-      const double f = static_cast<double>(whole) + std::strtod(("0" + frac).c_str(), nullptr);
+      const double f = whole + std::strtod(("0" + frac).c_str(), nullptr);
       out = neg ? -f : f;
       return true;
     }
