@@ -1,8 +1,9 @@
 // The thread pool behind every parallel kernel (core/threads.hpp): each job runs exactly once
 // whatever the team, callers that find the pool busy still finish (alone), nested regions do not
-// deadlock, a participant stuck in one job does not hold back the others' jobs, and a convolution
-// gives the same bits for 1..4 threads and on a pool busy with another caller. Built with TSan by
-// .ci/tsan.sh as well (the claim word and the region hand-over are what it checks).
+// deadlock, a participant stuck in one job does not hold back the others' jobs, one that loses
+// its core mid-job makes small layers run alone for a while, and a convolution gives the same
+// bits for 1..4 threads and on a pool busy with another caller. Built with TSan by .ci/tsan.sh as
+// well (the claim word and the region hand-over are what it checks).
 #include <yv9/core/threads.hpp>
 #include <yv9/ops/conv.hpp>
 
@@ -136,6 +137,38 @@ TEST_CASE("in back-off short regions run alone and long ones open to the team af
   }
   CHECK(helped);
   // leave the pool as the other tests expect it: a region judged fine ends nothing, so probe
+  pool_detail::Pool& pool = pool_detail::Pool::instance();
+  REQUIRE(pool.try_own());
+  pool.back_off_for(0);
+  pool.disown();
+}
+
+TEST_CASE("a partner that loses its core mid-job makes small layers run alone for a while") {
+  pool_detail::g_stressed_until_ns.store(0);
+  Context ctx;
+  ctx.threads = 2;
+  CHECK(!pool_stressed());
+  CHECK(ctx.threads_for(4 * kGrainMacs, kGrainMacs) == 2);
+  // The worker's job takes 5 ms (as if descheduled), the caller's 0.3 ms: the caller waits.
+  const std::thread::id caller = std::this_thread::get_id();
+  for (int attempt = 0; attempt < 50 && !pool_stressed(); ++attempt) {
+    parallel_for_each(2, 2, [&](std::int64_t) {
+      if (std::this_thread::get_id() != caller) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return;
+      }
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+      while (std::chrono::steady_clock::now() < until) {
+      }
+    });
+  }
+  REQUIRE(pool_stressed());
+  CHECK(ctx.threads_for(4 * kGrainMacs, kGrainMacs) == 1);
+  CHECK(ctx.threads_for(2 * kStressedGrain * kGrainMacs, kGrainMacs) == 2);
+  Context one;
+  CHECK(one.threads_for(2 * kStressedGrain * kGrainMacs, kGrainMacs) == 1);
+  // leave the pool as the other tests expect it
+  pool_detail::g_stressed_until_ns.store(0);
   pool_detail::Pool& pool = pool_detail::Pool::instance();
   REQUIRE(pool.try_own());
   pool.back_off_for(0);

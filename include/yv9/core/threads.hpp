@@ -20,7 +20,12 @@
 //   - when waiting for a starved partner costs more than the partner's jobs saved, the caller
 //     backs off for a while (doubling up to kSoloMaxMs), then tries again: in back-off a region
 //     opens to the others only after the caller has run it alone for kLateJoinNs, so short
-//     regions never wait for a starved partner and long ones still take what help it gives.
+//     regions never wait for a starved partner and long ones still take what help it gives;
+//   - a region whose caller waited over kStallNs for a partner's last job (the partner lost its
+//     core mid-job) makes the pool "stressed" for kStressNs: Context::threads_for then gives a team
+//     only to layers kStressedGrain times larger, so the many small layers stop paying for
+//     such stalls. On an idle machine small layers (from ~0.25 M multiply-adds) do get a team:
+//     gelan-t at 320, 2 threads, 34.5 -> 27.5 ms.
 // Results never depend on any of this: a job's output is fixed by its index, whoever runs it.
 //
 // One process-wide pool, created on first use (why a global: worker threads are costly to create
@@ -87,6 +92,13 @@ inline constexpr std::int64_t kSoloMinMs = 5, kSoloMaxMs = 320;
 inline constexpr std::int64_t kStarvedWaitNs = 300'000;
 // In back-off, a region opens to the workers after running this long alone.
 inline constexpr std::int64_t kLateJoinNs = 2'000'000;
+// A stall: the caller waited longer than this and than two of its own mean jobs for a partner's
+// last job (a partner descheduled while holding a job). Each stall makes the pool "stressed" for
+// kStressNs: Context::threads_for then opens a team only for layers kStressedGrain times larger.
+inline constexpr std::int64_t kStallNs = 1'000'000, kStressNs = 250'000'000;
+
+// Until when the pool counts as stressed (steady-clock ns); written by region owners.
+inline std::atomic<std::int64_t> g_stressed_until_ns{0};
 
 class Pool;
 
@@ -96,6 +108,7 @@ struct Stats {
   static constexpr int kBuckets = 16;
   std::int64_t team = 0, late = 0, joined = 0, starved = 0;  // regions: as a team / in back-off, of those
                                                              // joined late; judged starved
+  std::int64_t stalls = 0;                                   // team regions that made the pool stressed
   std::int64_t team_ns = 0, late_ns = 0, wait_ns = 0;        // time in both kinds, and waiting for partners
   std::int64_t team_hist[kBuckets] = {}, late_hist[kBuckets] = {};
   static int bucket(std::int64_t ns) {
@@ -218,10 +231,13 @@ class Pool {
     }
     const std::int64_t t2 = now_ns();
     judge(q.count_, jobs, t1 - t0, t2 - t1);
+    const bool stall = q.count_ < jobs && t2 - t1 > std::max(kStallNs, 2 * (t1 - t0) / std::max<std::int64_t>(q.count_, 1));
+    if (stall) g_stressed_until_ns.store(t2 + kStressNs, std::memory_order_relaxed);
     if (stats_enabled()) {
       (late ? stats_.late : stats_.team) += 1;
       (late ? stats_.late_ns : stats_.team_ns) += t2 - t0;
       stats_.joined += late && q.count_ < jobs;
+      stats_.stalls += stall;
       stats_.wait_ns += t2 - t1;
       ++(late ? stats_.late_hist : stats_.team_hist)[Stats::bucket(t2 - t0)];
     }
@@ -415,9 +431,10 @@ class Pool {
 
   void print_stats() const {
     const Stats& s = stats_;
-    std::fprintf(stderr, "yv9 pool: %lld team regions (%.1f ms), %lld in back-off (%.1f ms; %lld joined late); %.1f ms waiting; %lld judged starved\n",
+    std::fprintf(stderr, "yv9 pool: %lld team regions (%.1f ms), %lld in back-off (%.1f ms; %lld joined late); %.1f ms waiting; %lld judged starved; %lld stalls\n",
                  static_cast<long long>(s.team), s.team_ns * 1e-6, static_cast<long long>(s.late), s.late_ns * 1e-6,
-                 static_cast<long long>(s.joined), s.wait_ns * 1e-6, static_cast<long long>(s.starved));
+                 static_cast<long long>(s.joined), s.wait_ns * 1e-6, static_cast<long long>(s.starved),
+                 static_cast<long long>(s.stalls));
     std::fprintf(stderr, "yv9 pool: region length (us, up to) team/back-off:");
     for (int b = 0; b < Stats::kBuckets; ++b)
       if (s.team_hist[b] || s.late_hist[b])
@@ -427,6 +444,12 @@ class Pool {
 };
 
 }  // namespace pool_detail
+
+// Whether a recent region stalled on a descheduled partner (another process competes for the
+// cores): small layers should then run alone.
+inline bool pool_stressed() {
+  return pool_detail::now_ns() < pool_detail::g_stressed_until_ns.load(std::memory_order_relaxed);
+}
 
 inline bool Jobs::next(std::int64_t& job) {
   if (first_ >= 0) {

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "tensor.hpp"
+#include "threads.hpp"
 
 namespace yv9 {
 
@@ -39,22 +40,28 @@ View<const T> cview(const Tensor<T>& t) {
   return view(t);
 }
 
+// Minimum work per thread: multiply-accumulates for GEMM-shaped kernels (~5 us of one core),
+// elements touched otherwise; times kStressedGrain while the pool is stressed.
+inline constexpr std::int64_t kGrainMacs = std::int64_t(1) << 17;
+inline constexpr std::int64_t kGrainElems = std::int64_t(1) << 17;
+inline constexpr std::int64_t kStressedGrain = 16;
+
 // Run-time knobs passed down every forward call. The network is the one owner of threads:
 // kernels parallelise with parallel_for (core/threads.hpp) on up to ctx.threads threads and never nest.
 struct Context {
   int threads = 1;
 
   // Threads worth waking for `work` units when one thread should get at least `grain` of them:
-  // small layers run on one thread, since a fork/join costs more than they do (and much more on a
-  // busy machine, where a woken thread may wait for a core).
+  // small layers run on one thread, since a fork/join costs more than they do. On a busy machine,
+  // where a woken thread may wait milliseconds for a core, it costs much more: while the pool is
+  // stressed (a recent region stalled on a descheduled partner) the grain is kStressedGrain
+  // times larger.
   int threads_for(std::int64_t work, std::int64_t grain) const {
+    if (threads > 1 && pool_stressed()) grain *= kStressedGrain;
     const std::int64_t t = grain > 0 ? work / grain : threads;
     return static_cast<int>(t < 1 ? 1 : (t > threads ? threads : t));
   }
 };
 
-// Minimum work per thread: multiply-accumulates for GEMM-shaped kernels, elements touched otherwise.
-inline constexpr std::int64_t kGrainMacs = std::int64_t(1) << 21;
-inline constexpr std::int64_t kGrainElems = std::int64_t(1) << 17;
 
 }  // namespace yv9
