@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../ops/conv.hpp"
+#include "../ops/vexp.hpp"
 #include "../weights/fold.hpp"
 #include "module.hpp"
 
@@ -87,7 +89,7 @@ class DetectSet {
     std::int64_t a0 = 0;
     for (std::size_t l = 0; l < xs.size(); ++l) {
       Tensor<T> r = raw(l, xs[l], ctx);
-      decode(r, static_cast<T>(strides.at(l)), out, a0);
+      decode(r, static_cast<T>(strides.at(l)), out, a0, ctx);
       a0 += xs[l].h * xs[l].w;
     }
     return out;
@@ -108,41 +110,65 @@ class DetectSet {
     c[2].forward(cview(b), out, ctx);
   }
 
-  // DFL: softmax over 16 bins per side, expectation with the stored weights (0..15); dist2bbox (xywh) * stride.
-  void decode(const Tensor<T>& r, T stride, Tensor<T>& out, std::int64_t a0) const {
-    const std::int64_t n = r.dim(0), h = r.dim(2), w = r.dim(3), hw = h * w, A = out.dim(2);
-    for (std::int64_t b = 0; b < n; ++b) {
-      const T* src = r.data() + b * r.dim(1) * hw;
-      T* dst = out.data() + b * out.dim(1) * A;
-      for (std::int64_t y = 0; y < h; ++y)
-        for (std::int64_t x = 0; x < w; ++x) {
-          const std::int64_t pix = y * w + x, a = a0 + pix;
-          T d[4];
-          for (int side = 0; side < 4; ++side) {
-            const T* z = src + side * kRegMax * hw + pix;
-            T m = z[0];
-            for (std::int64_t j = 1; j < kRegMax; ++j) m = std::max(m, z[j * hw]);
-            T e[kRegMax], sum = 0;
-            for (std::int64_t j = 0; j < kRegMax; ++j) {
-              e[j] = std::exp(z[j * hw] - m);
-              sum += e[j];
-            }
-            T acc = 0;
-            for (std::int64_t j = 0; j < kRegMax; ++j) acc += (e[j] / sum) * dfl_[j];
-            d[side] = acc;
+  // DFL: softmax over 16 bins per side, expectation with the stored weights (0..15); dist2bbox
+  // (xywh) * stride; sigmoid of the class logits. Each job is a chunk of pixels, computed
+  // bin by bin across the chunk so the loops vectorise (float: ops::vexp and vsigmoid); every
+  // value keeps one fixed chain of operations whatever the threads.
+  void decode(const Tensor<T>& r, T stride, Tensor<T>& out, std::int64_t a0, const Context& ctx) const {
+    constexpr std::int64_t kChunk = 256;
+    const std::int64_t n = r.dim(0), rows = r.dim(1), w = r.dim(3), hw = r.dim(2) * w, A = out.dim(2);
+    const std::int64_t chunks = (hw + kChunk - 1) / kChunk;
+    const int nt = ctx.threads_for(n * hw * rows * 8, kGrainMacs);  // an exp: about 8 multiply-adds
+    parallel_for(nt, n * chunks, [&](Jobs& q) {
+      std::vector<T> e(static_cast<std::size_t>(kRegMax * kChunk)), m(kChunk), sum(kChunk), d(4 * kChunk);
+      for (std::int64_t job; q.next(job);) {
+        const std::int64_t b = job / chunks, p0 = job % chunks * kChunk, cnt = std::min(kChunk, hw - p0);
+        const T* src = r.data() + b * rows * hw + p0;
+        T* dst = out.data() + b * out.dim(1) * A + a0 + p0;
+        for (std::int64_t side = 0; side < 4; ++side) {
+          const T* z = src + side * kRegMax * hw;
+          T* acc = d.data() + side * kChunk;
+          std::copy(z, z + cnt, m.begin());
+          for (std::int64_t j = 1; j < kRegMax; ++j)
+            for (std::int64_t i = 0; i < cnt; ++i) m[i] = std::max(m[i], z[j * hw + i]);
+          std::fill(sum.begin(), sum.end(), T(0));
+          for (std::int64_t j = 0; j < kRegMax; ++j) {
+            T* ej = e.data() + j * kChunk;
+            for (std::int64_t i = 0; i < cnt; ++i) ej[i] = z[j * hw + i] - m[i];
+            exp_inplace(ej, cnt);
+            for (std::int64_t i = 0; i < cnt; ++i) sum[i] += ej[i];
           }
-          const T ax = static_cast<T>(x) + T(0.5), ay = static_cast<T>(y) + T(0.5);
-          const T x1 = ax - d[0], y1 = ay - d[1], x2 = ax + d[2], y2 = ay + d[3];
-          dst[0 * A + a] = (x1 + x2) / T(2) * stride;
-          dst[1 * A + a] = (y1 + y2) / T(2) * stride;
-          dst[2 * A + a] = (x2 - x1) * stride;
-          dst[3 * A + a] = (y2 - y1) * stride;
-          for (std::int64_t c = 0; c < nc_; ++c) {
-            const T v = src[(4 * kRegMax + c) * hw + pix];
-            dst[(4 + c) * A + a] = T(1) / (T(1) + std::exp(-v));
+          std::fill(acc, acc + cnt, T(0));
+          for (std::int64_t j = 0; j < kRegMax; ++j) {
+            const T* ej = e.data() + j * kChunk;
+            for (std::int64_t i = 0; i < cnt; ++i) acc[i] += (ej[i] / sum[i]) * dfl_[j];
           }
         }
-    }
+        for (std::int64_t i = 0; i < cnt; ++i) {
+          const std::int64_t pix = p0 + i;
+          const T ax = static_cast<T>(pix % w) + T(0.5), ay = static_cast<T>(pix / w) + T(0.5);
+          const T x1 = ax - d[i], y1 = ay - d[kChunk + i], x2 = ax + d[2 * kChunk + i], y2 = ay + d[3 * kChunk + i];
+          dst[0 * A + i] = (x1 + x2) / T(2) * stride;
+          dst[1 * A + i] = (y1 + y2) / T(2) * stride;
+          dst[2 * A + i] = (x2 - x1) * stride;
+          dst[3 * A + i] = (y2 - y1) * stride;
+        }
+        for (std::int64_t c = 0; c < nc_; ++c) sigmoid_row(src + (4 * kRegMax + c) * hw, dst + (4 + c) * A, cnt);
+      }
+    });
+  }
+
+  static void exp_inplace(T* x, std::int64_t cnt) {
+    if constexpr (std::is_same_v<T, float>)
+      ops::vexp(x, x, cnt);
+    else
+      for (std::int64_t i = 0; i < cnt; ++i) x[i] = std::exp(x[i]);
+  }
+  static void sigmoid_row(const T* x, T* y, std::int64_t cnt) {
+    if constexpr (std::is_same_v<T, float>)
+      ops::vsigmoid(x, y, cnt);
+    else
+      for (std::int64_t i = 0; i < cnt; ++i) y[i] = T(1) / (T(1) + std::exp(-x[i]));
   }
 
   std::int64_t nc_ = 0;
