@@ -59,7 +59,7 @@ TEST_CASE("cli: usage errors exit 2 with the message first") {
   CHECK(r.err.find("--conf must be a number") != std::string::npos);
   r = detect("--weights " + W + " --source x --conv winograd");
   CHECK(r.code == 2);
-  CHECK(r.err.rfind("detect: --conv must be auto, im2col, f2 or f4, got 'winograd'", 0) == 0);
+  CHECK(r.err.rfind("detect: --conv must be auto, im2col, f2, f4 or direct, got 'winograd'", 0) == 0);
 }
 
 TEST_CASE("cli: --summary prints upstream's table and the parameter count last") {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Winograd F(2,3) and F(4,3) against the convolution computed in float64, beside the im2col GEMM
-// path on the same data: each path's worst error, and the ratio of Winograd's to im2col's. The
-// transforms add rounding (F(4,3)'s constants reach 8 and 1/24), so the bound is relative to the
-// im2col path's own float32 error on the same layer (or 4 ulps of the largest output, if more):
-// measured ratios are ~0.3-0.7 for F(2,3) and ~4-8 for F(4,3) (printed below); F(2,3) must stay
-// within 2x and F(4,3) within 16x of im2col.
-// An indexing or transform bug gives errors of the size of the outputs, thousands of times more.
+// The 3x3 paths beside im2col: Winograd F(2,3) and F(4,3), and the direct kernel, against the
+// convolution computed in float64, beside the im2col GEMM path on the same data: each path's
+// worst error, and its ratio to im2col's. The transforms add rounding (F(4,3)'s constants reach 8
+// and 1/24), so the bound is relative to the im2col path's own float32 error on the same layer
+// (or 4 ulps of the largest output, if more): measured ratios are ~0.3-0.7 for F(2,3), ~4-8 for
+// F(4,3) and ~0.5-1.5 for direct (one chain of fused multiply-adds per output, as im2col, in
+// another order) (printed below); F(2,3) and direct must stay within 2x and F(4,3) within 16x of
+// im2col. An indexing or transform bug gives errors of the size of the outputs, thousands of times
+// more.
 #include <yv9/ops/conv.hpp>
 #include <yv9/ops/reference.hpp>
 
@@ -69,9 +71,13 @@ TEST_CASE("winograd: F(2,3) and F(4,3) against float64, beside im2col") {
     ops::Conv2d<float> direct = make_conv(t, wrng, ops::ConvAlgo::Im2col);
     std::mt19937 wrng2(static_cast<unsigned>(t.c * 131 + t.k)), wrng4(static_cast<unsigned>(t.c * 131 + t.k));
     ops::Conv2d<float> f2 = make_conv(t, wrng2, ops::ConvAlgo::F2), f4 = make_conv(t, wrng4, ops::ConvAlgo::F4);
+    std::mt19937 wrngd(static_cast<unsigned>(t.c * 131 + t.k));
+    ops::Conv2d<float> d3 = make_conv(t, wrngd, ops::ConvAlgo::Direct);
     REQUIRE(direct.winograd == 0);
+    REQUIRE(!direct.direct);
     REQUIRE(f2.winograd == 2);
     REQUIRE(f4.winograd == 4);
+    REQUIRE(d3.direct);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     Tensor<float> x(Shape{t.n, t.c, t.h, t.w});
     for (std::int64_t i = 0; i < x.size(); ++i) x[i] = nd(rng);
@@ -81,23 +87,26 @@ TEST_CASE("winograd: F(2,3) and F(4,3) against float64, beside im2col") {
     Context ctx;
     ctx.threads = 2;
     const Tensor<float> y0 = ops::run_conv(direct, cview(x), ctx), y2 = ops::run_conv(f2, cview(x), ctx),
-                        y4 = ops::run_conv(f4, cview(x), ctx);
-    const double e0 = max_abs_diff(y0, ref), e2 = max_abs_diff(y2, ref), e4 = max_abs_diff(y4, ref);
+                        y4 = ops::run_conv(f4, cview(x), ctx), yd = ops::run_conv(d3, cview(x), ctx);
+    const double e0 = max_abs_diff(y0, ref), e2 = max_abs_diff(y2, ref), e4 = max_abs_diff(y4, ref),
+                 ed = max_abs_diff(yd, ref);
     // Tiny layers (a few dozen terms) can come out of im2col almost exact: below 4 ulps of the largest
     // output every path is at float32's floor, so the ratio is taken against at least that.
     double peak = 0;
     for (std::int64_t i = 0; i < ref.size(); ++i) peak = std::max(peak, std::abs(ref[i]));
     const double floor = std::max(e0, 4 * 1.1920929e-7 * peak);
     MESSAGE("c" << t.c << " k" << t.k << " " << t.h << "x" << t.w << ": max error vs float64 im2col " << e0 << ", F(2,3) "
-                << e2 << " (" << e2 / floor << "x), F(4,3) " << e4 << " (" << e4 / floor << "x)");
+                << e2 << " (" << e2 / floor << "x), F(4,3) " << e4 << " (" << e4 / floor << "x), direct " << ed << " ("
+                << ed / floor << "x)");
     CHECK(e2 <= 2 * floor);
     CHECK(e4 <= 16 * floor);
+    CHECK(ed <= 2 * floor);
   }
 }
 
 TEST_CASE("winograd: bit-identical for any thread count and into a channel slice") {
   std::mt19937 rng(99);
-  for (ops::ConvAlgo algo : {ops::ConvAlgo::F2, ops::ConvAlgo::F4}) {
+  for (ops::ConvAlgo algo : {ops::ConvAlgo::F2, ops::ConvAlgo::F4, ops::ConvAlgo::Direct}) {
     // Wide enough that one image makes several tile blocks, small enough to split channels too.
     for (const Case& t : {Case{1, 24, 40, 70, 66, ops::ActKind::SiLU, true}, Case{2, 48, 36, 5, 7, ops::ActKind::SiLU, true}}) {
       ops::Conv2d<float> c = make_conv(t, rng, algo);
@@ -124,6 +133,34 @@ TEST_CASE("winograd: bit-identical for any thread count and into a channel slice
       CHECK(same);
     }
   }
+}
+
+TEST_CASE("direct: which layers take it") {
+  ops::Conv2d<float> c;
+  c.g = ops::conv_geom(16, 16, 3, 1, -1, 1);
+  CHECK(!c.direct_for(ops::ConvAlgo::Auto));  // unknown map: never
+  CHECK(c.direct_for(ops::ConvAlgo::Auto, 40, 40));
+  CHECK(c.direct_for(ops::ConvAlgo::Auto, 80, 80));
+  CHECK(!c.direct_for(ops::ConvAlgo::Auto, 160, 160));
+  CHECK(!c.direct_for(ops::ConvAlgo::Im2col, 40, 40));
+  CHECK(!c.direct_for(ops::ConvAlgo::F2, 40, 40));
+  c.g = ops::conv_geom(64, 64, 3, 1, -1, 1);
+  CHECK(c.direct_for(ops::ConvAlgo::Auto, 10, 10));
+  CHECK(!c.direct_for(ops::ConvAlgo::Auto, 20, 20));
+  CHECK(c.direct_for(ops::ConvAlgo::Direct, 80, 80));  // forced: whatever the map
+  c.g = ops::conv_geom(16, 16, 3, 2, -1, 1);             // stride 2
+  CHECK(!c.direct_for(ops::ConvAlgo::Direct, 40, 40));
+  c.g = ops::conv_geom(16, 16, 3, 1, -1, 4);  // grouped
+  CHECK(!c.direct_for(ops::ConvAlgo::Direct, 40, 40));
+  c.g = ops::conv_geom(16, 16, 1, 1, -1, 1);
+  CHECK(!c.direct_for(ops::ConvAlgo::Direct, 40, 40));
+  // finalize takes it, and Winograd does not
+  c.g = ops::conv_geom(16, 16, 3, 1, -1, 1);
+  c.weight.assign(static_cast<std::size_t>(c.g.weight_numel()), 0.5f);
+  c.finalize(ops::ConvAlgo::Auto, false, 40, 40);
+  CHECK(c.direct);
+  CHECK(c.winograd == 0);
+  CHECK(c.packed.empty());
 }
 
 TEST_CASE("winograd: which layers take it") {
@@ -153,5 +190,6 @@ TEST_CASE("winograd: which layers take it") {
   CHECK(c.winograd_for(ops::ConvAlgo::F4) == 0);
   ops::ConvAlgo a = ops::ConvAlgo::Auto;
   CHECK((ops::conv_algo_from_name("im2col", a) && a == ops::ConvAlgo::Im2col));
+  CHECK((ops::conv_algo_from_name("direct", a) && a == ops::ConvAlgo::Direct));
   CHECK(!ops::conv_algo_from_name("winograd", a));
 }

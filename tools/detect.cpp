@@ -11,7 +11,7 @@
 //   detect --weights M.bin --tensor IN.npy --raw OUT.npy parity mode: the tensor upstream feeds into NMS
 //   detect --weights M.bin --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]
 //   detect --config MODEL.yaml --bench ...               the same on synthetic weights
-//   --conv auto|im2col|f2|f4 (any mode that runs a network): how 3x3 convolutions run (ops::ConvAlgo);
+//   --conv auto|im2col|f2|f4|direct (any mode that runs a network): how 3x3 convolutions run (ops::ConvAlgo);
 //   im2col keeps the smallest weights, auto (the default) takes Winograd where it applies
 //
 // Every error is one line on stderr; exit 2 for usage errors, 1 for everything else.
@@ -50,8 +50,8 @@ const char* kUsage =
     "       detect --config MODEL.yaml --summary\n"
     "       detect --weights M.bin --tensor IN.npy --raw OUT.npy [--threads N]\n"
     "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n"
-    "         any mode that runs a network: --conv auto|im2col|f2|f4 (default auto: Winograd where it applies;\n"
-    "         im2col: the smallest memory)\n";
+    "         any mode that runs a network: --conv auto|im2col|f2|f4|direct (default auto: per 3x3 layer the path\n"
+    "         measured fastest for its channels and map; im2col: the smallest memory)\n";
 
 const yv9tool::ArgSpec kArgs = {
     /*values=*/{"--config", "--weights", "--tensor", "--raw", "--threads", "--img", "--runs", "--warmup", "--source", "--conf",
@@ -71,7 +71,7 @@ yv9::model::LoadOptions load_options(const Args& a, int imgsz = 0) {
   yv9::model::LoadOptions o;
   o.imgsz = imgsz;
   if (a.has("--conv") && !yv9::ops::conv_algo_from_name(a.get("--conv"), o.conv))
-    throw yv9::UsageError("--conv must be auto, im2col, f2 or f4, got '" + a.get("--conv") + "'");
+    throw yv9::UsageError("--conv must be auto, im2col, f2, f4 or direct, got '" + a.get("--conv") + "'");
   return o;
 }
 

@@ -9,7 +9,8 @@
 //
 // float runs on ops/sgemm (weights packed once by finalize(), im2col fused into B packing, bias
 // and activation in the GEMM epilogue), except 3x3 stride-1 'same' convolutions, which finalize()
-// hands to Winograd F(4,3) or F(2,3) (ops/winograd.hpp; conv_algo() says which); other types
+// hands to Winograd F(4,3) or F(2,3) (ops/winograd.hpp) or, when small, to the direct kernel
+// (ops/direct.hpp); `winograd` and `direct` say which. Other types
 // (double, the precision reference) run on Eigen over explicit im2col tiles. Either way each
 // output element is one fixed chain of operations, so results are identical for any thread count
 // and any work split.
@@ -26,6 +27,7 @@
 #include "../core/threads.hpp"
 #include "../core/view.hpp"
 #include "activation.hpp"
+#include "direct.hpp"
 #include "gemm.hpp"
 #include "sgemm.hpp"
 #include "winograd.hpp"
@@ -76,24 +78,24 @@ inline void check_geom(const ConvGeom& g, const std::string& where) {
                       " are not divisible by groups=" + std::to_string(g.groups));
 }
 
-// How float convolutions run. Auto: Winograd for every 3x3 stride-1 'same' convolution — F(4,3)
-// when its weights are small (c_in x c_out <= 128 x 128), F(2,3) for the wider ones, whose F(4,3)
-// weights (4x the plain ones, against 1.8x) would cost more memory and more time to stream than
-// the multiplications saved — and im2col GEMM for the rest. The others force one path (Winograd
-// where it applies) for comparisons and for the smallest memory (im2col).
-enum class ConvAlgo { Auto, Im2col, F2, F4 };
+// How float convolutions run. Auto: for 3x3 stride-1 'same' convolutions the path measured
+// fastest for their channels and map (Conv2d::winograd_for, direct_for), im2col GEMM for the
+// rest. The others force one path (direct or Winograd where it applies, im2col elsewhere) for
+// comparisons and for the smallest memory (im2col).
+enum class ConvAlgo { Auto, Im2col, F2, F4, Direct };
 
 inline bool conv_algo_from_name(const std::string& name, ConvAlgo& out) {
   if (name == "auto") out = ConvAlgo::Auto;
   else if (name == "im2col") out = ConvAlgo::Im2col;
   else if (name == "f2") out = ConvAlgo::F2;
   else if (name == "f4") out = ConvAlgo::F4;
+  else if (name == "direct") out = ConvAlgo::Direct;
   else return false;
   return true;
 }
 
 // The path a load takes unless told otherwise (model::LoadOptions::conv): the environment variable
-// YV9_CONV (auto, im2col, f2, f4; read once), else Auto. It lets a test suite or a deployment run
+// YV9_CONV (auto, im2col, f2, f4, direct; read once), else Auto. It lets a test suite or a deployment run
 // every model on one path without code changes. im2col keeps the smallest weights (Winograd F(4,3)
 // stores 36 values per 3x3 kernel instead of 9, F(2,3) 16).
 inline ConvAlgo default_conv_algo() {
@@ -113,10 +115,27 @@ struct Conv2d {
   Activation act;
   std::vector<PackedA> packed;  // float, im2col path: one packed weight matrix per group
   int winograd = 0;             // float: 2 or 4 when Winograd F(winograd, 3) runs this layer
+  bool direct = false;          // float: the direct 3x3 kernel runs this layer
   Winograd3x3<2> f2;
   Winograd3x3<4> f4;
+  Direct3x3 d3;
 
-  // The path finalize() takes for this layer under `algo`: 0 (im2col GEMM), 2 or 4 (Winograd).
+  // Whether finalize() gives this layer to the direct kernel under `algo` (map as in
+  // winograd_for). Auto, from one and two threads on Zen 3 (AVX2), 3x3 c -> c, against the best
+  // of im2col / F(2,3) / F(4,3): direct is 1.2-1.9x faster while c_in x c_out x map area stays
+  // below ~1 M (c = 16 up to 80x80 maps, 24 up to 40x40, 32-48 up to 20x20, 64-96 at 10x10) and
+  // slower beyond it, where Winograd's saved multiplications or im2col's longer GEMM rows win.
+  bool direct_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0) const {
+    if (!winograd_applies(g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups)) return false;
+    if (algo == ConvAlgo::Direct) return true;
+    if (algo != ConvAlgo::Auto) return false;
+    const std::int64_t area = map_h * map_w, cc = g.c1 * g.c2;
+    if (area <= 0) return false;
+    return cc * area <= (std::int64_t(1) << 20) || (cc <= 16 * 16 && area <= 80 * 80);
+  }
+
+  // The Winograd variant finalize() takes for this layer under `algo` when direct_for says no: 0
+  // (im2col GEMM), 2 or 4.
   // map_h x map_w: the input map the layer is expected to run on (0 x 0: unknown). Auto follows
   // what one thread measured per (channels, map) on Zen 3 (AVX2), 3x3 c -> c:
   //   map 10x10: im2col (F(2,3) 1.3-2x slower: too few tiles to amortise the transforms);
@@ -127,7 +146,8 @@ struct Conv2d {
   int winograd_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0) const {
     if (!winograd_applies(g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups)) return 0;
     switch (algo) {
-      case ConvAlgo::Im2col: return 0;
+      case ConvAlgo::Im2col:
+      case ConvAlgo::Direct: return 0;
       case ConvAlgo::F2: return 2;
       case ConvAlgo::F4: return 4;
       case ConvAlgo::Auto: break;
@@ -146,8 +166,12 @@ struct Conv2d {
       packed.clear();
       f2 = {};
       f4 = {};
-      winograd = winograd_for(algo, map_h, map_w);
-      if (winograd == 2) {
+      d3 = {};
+      direct = direct_for(algo, map_h, map_w);
+      winograd = direct ? 0 : winograd_for(algo, map_h, map_w);
+      if (direct) {
+        d3 = Direct3x3(weight.data(), g.c1, g.c2);
+      } else if (winograd == 2) {
         f2 = Winograd3x3<2>(weight.data(), g.c1, g.c2);
       } else if (winograd == 4) {
         f4 = Winograd3x3<4>(weight.data(), g.c1, g.c2);
@@ -177,6 +201,7 @@ struct Conv2d {
     if (P <= 0) return;
     if constexpr (std::is_same_v<T, float>) {
       const float* b = bias.empty() ? nullptr : bias.data();
+      if (direct) return forward_direct(in, out, b, ctx);
       if (winograd == 2) return f2.forward(in, out, b, act, ctx);
       if (winograd == 4) return f4.forward(in, out, b, act, ctx);
       if (!packed.empty()) return forward_sgemm(in, out, ctx);
@@ -291,6 +316,15 @@ struct Conv2d {
           for (std::int64_t i = 0; i < mc; ++i) act.apply(C + (m0 + i) * P + j0, ncols);
       }
     });
+  }
+
+  void forward_direct(View<const T> in, View<T> out, const float* b, const Context& ctx) const {
+    bool separate = false;
+    const EpiAct ea = epi_act(act, separate);
+    d3.forward(in, out, b, ea, static_cast<float>(act.slope), ctx);
+    if (separate)
+      for (std::int64_t i = 0; i < out.n; ++i)
+        for (std::int64_t ch = 0; ch < out.c; ++ch) act.apply(out.plane(i, ch), out.hw());
   }
 
   // cols[(ci*kh + ky)*kw + kx][j] = input value under tap (ky,kx) of output pixel j0+j, or 0 in padding.
