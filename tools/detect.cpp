@@ -12,7 +12,7 @@
 //   detect --weights M.bin --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]
 //   detect --config MODEL.yaml --bench ...               the same on synthetic weights
 //   --conv auto|im2col|f2|f4|direct (any mode that runs a network): how 3x3 convolutions run (ops::ConvAlgo);
-//   im2col keeps the smallest weights, auto (the default) takes Winograd where it applies
+//   im2col keeps the smallest weights, auto (the default) takes per 3x3 layer the path measured fastest
 //
 // Every error is one line on stderr; exit 2 for usage errors, 1 for everything else.
 #include <yv9/io/atomic_file.hpp>
