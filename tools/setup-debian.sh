@@ -17,6 +17,8 @@ case "${1:-}" in
 esac
 missing=""
 for p in $pkgs; do
+  # NodeSource's nodejs package bundles npm and conflicts with Debian's
+  [ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
