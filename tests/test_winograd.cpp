@@ -144,12 +144,22 @@ TEST_CASE("direct: which layers take it") {
   CHECK(!c.direct_for(ops::ConvAlgo::Auto));  // unknown map: never
   CHECK(c.direct_for(ops::ConvAlgo::Auto, 40, 40));
   CHECK(c.direct_for(ops::ConvAlgo::Auto, 80, 80));
-  CHECK(!c.direct_for(ops::ConvAlgo::Auto, 160, 160));
   CHECK(!c.direct_for(ops::ConvAlgo::Im2col, 40, 40));
   CHECK(!c.direct_for(ops::ConvAlgo::F2, 40, 40));
   c.g = ops::conv_geom(64, 64, 3, 1, -1, 1);
-  CHECK(c.direct_for(ops::ConvAlgo::Auto, 10, 10));
   CHECK(!c.direct_for(ops::ConvAlgo::Auto, 20, 20));
+#if defined(__AVX512F__)  // the target's table (ops::auto_conv_path)
+  c.g = ops::conv_geom(16, 16, 3, 1, -1, 1);
+  CHECK(c.direct_for(ops::ConvAlgo::Auto, 160, 160));
+  CHECK(!c.direct_for(ops::ConvAlgo::Auto, 20, 20));
+  c.g = ops::conv_geom(64, 64, 3, 1, -1, 1);
+  CHECK(!c.direct_for(ops::ConvAlgo::Auto, 10, 10));
+#else
+  c.g = ops::conv_geom(16, 16, 3, 1, -1, 1);
+  CHECK(!c.direct_for(ops::ConvAlgo::Auto, 160, 160));
+  c.g = ops::conv_geom(64, 64, 3, 1, -1, 1);
+  CHECK(c.direct_for(ops::ConvAlgo::Auto, 10, 10));
+#endif
   CHECK(c.direct_for(ops::ConvAlgo::Direct, 80, 80));  // forced: whatever the map
   c.g = ops::conv_geom(16, 16, 3, 2, -1, 1);             // stride 2
   CHECK(!c.direct_for(ops::ConvAlgo::Direct, 40, 40));
@@ -174,11 +184,22 @@ TEST_CASE("winograd: which layers take it") {
   c.g = ops::conv_geom(256, 256, 3, 1, -1, 1);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto) == 2);
   // by the map the layer will see: im2col on small maps, F(2,3) on middle ones, F(4,3) on large
-  // ones unless its weights would be large
+  // ones unless its weights would be large (where small ends is the target's: auto_conv_path)
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 10, 10) == 0);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 2);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 2);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 4);
+#if defined(__AVX512F__)
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 0);
+  c.g = ops::conv_geom(64, 64, 3, 1, -1, 1);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 0);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 2);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 4);
+  c.g = ops::conv_geom(32, 32, 3, 1, -1, 1);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 0);
+  c.g = ops::conv_geom(256, 256, 3, 1, -1, 1);
+#else
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 2);
+#endif
   CHECK(c.winograd_for(ops::ConvAlgo::F4, 10, 10) == 4);  // a forced path is taken whatever the map
   c.g = ops::conv_geom(512, 512, 3, 1, -1, 1);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 2);

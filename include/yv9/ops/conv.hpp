@@ -79,7 +79,7 @@ inline void check_geom(const ConvGeom& g, const std::string& where) {
 }
 
 // How float convolutions run. Auto: for 3x3 stride-1 'same' convolutions the path measured
-// fastest for their channels and map (Conv2d::winograd_for, direct_for), im2col GEMM for the
+// fastest for their channels and map (auto_conv_path), im2col GEMM for the
 // rest. The others force one path (direct or Winograd where it applies, im2col elsewhere) for
 // comparisons and for the smallest memory (im2col).
 enum class ConvAlgo { Auto, Im2col, F2, F4, Direct };
@@ -107,6 +107,39 @@ inline ConvAlgo default_conv_algo() {
   return algo;
 }
 
+// The path Auto takes for a 3x3 stride-1 'same' convolution with c_in x c_out = cc on a map of
+// `area` pixels (0: unknown): Im2col, Direct, F2 or F4. Measured per (channels, map), 3x3 c -> c,
+// one and two threads, every path against the others (the GEMM kernels differ by target, and so
+// does the table):
+//   AVX-512 (Sapphire Rapids; its 12 x 32 GEMM tile leaves Winograd's transforms, vectorised
+//   across a row of 5-20 tiles, less to win): im2col up to 28x28, and up to 56x56 below 128 x 128
+//   channels (1.1-2.5x faster than F(2,3) there); direct for 16 x 16 channels from 32x32
+//   (1.1-1.15x); F(2,3) for the rest up to 56x56 and, up to 112x112, for 32 x 32 < cc < 128 x 128;
+//   F(4,3) beyond (1.1-1.2x faster than F(2,3) at 80x80 from 128 channels, at 160x160 from 32).
+//   Otherwise (Zen 3, AVX2; the portable build follows it): direct while cc x area stays below
+//   ~1 M (c = 16 up to 80x80, 24 up to 40x40, 32-48 up to 20x20, 64-96 at 10x10; 1.2-1.9x faster
+//   than the best other), else im2col up to 14x14 (F(2,3) 1.3-2x slower: too few tiles to amortise
+//   its transforms), F(2,3) up to 56x56 (1.2-1.6x faster than im2col), F(4,3) beyond (1.1-1.3x
+//   faster than F(2,3)).
+// F(4,3) stores 36 values per 3x3 kernel: above 256 x 256 channels (~9 MB of weights) F(2,3) is
+// taken instead. Unknown maps: F(4,3) up to 128 x 128 channels, else F(2,3).
+inline ConvAlgo auto_conv_path(std::int64_t cc, std::int64_t area) {
+  const ConvAlgo f4_or_f2 = cc <= 256 * 256 ? ConvAlgo::F4 : ConvAlgo::F2;
+  if (area <= 0) return cc <= 128 * 128 ? ConvAlgo::F4 : ConvAlgo::F2;
+#if defined(__AVX512F__)
+  if (cc <= 16 * 16 && area >= 32 * 32) return ConvAlgo::Direct;
+  if (area <= 28 * 28) return ConvAlgo::Im2col;
+  if (area <= 56 * 56) return cc < 128 * 128 ? ConvAlgo::Im2col : ConvAlgo::F2;
+  if (area <= 112 * 112) return cc <= 32 * 32 ? ConvAlgo::Im2col : cc < 128 * 128 ? ConvAlgo::F2 : f4_or_f2;
+  return f4_or_f2;
+#else
+  if (cc * area <= (std::int64_t(1) << 20) || (cc <= 16 * 16 && area <= 80 * 80)) return ConvAlgo::Direct;
+  if (area <= 14 * 14) return ConvAlgo::Im2col;
+  if (area <= 56 * 56) return ConvAlgo::F2;
+  return f4_or_f2;
+#endif
+}
+
 template <class T>
 struct Conv2d {
   ConvGeom g;
@@ -121,28 +154,17 @@ struct Conv2d {
   Direct3x3 d3;
 
   // Whether finalize() gives this layer to the direct kernel under `algo` (map as in
-  // winograd_for). Auto, from one and two threads on Zen 3 (AVX2), 3x3 c -> c, against the best
-  // of im2col / F(2,3) / F(4,3): direct is 1.2-1.9x faster while c_in x c_out x map area stays
-  // below ~1 M (c = 16 up to 80x80 maps, 24 up to 40x40, 32-48 up to 20x20, 64-96 at 10x10) and
-  // slower beyond it, where Winograd's saved multiplications or im2col's longer GEMM rows win.
+  // winograd_for; Auto: auto_conv_path).
   bool direct_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0) const {
     if (!winograd_applies(g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups)) return false;
     if (algo == ConvAlgo::Direct) return true;
     if (algo != ConvAlgo::Auto) return false;
-    const std::int64_t area = map_h * map_w, cc = g.c1 * g.c2;
-    if (area <= 0) return false;
-    return cc * area <= (std::int64_t(1) << 20) || (cc <= 16 * 16 && area <= 80 * 80);
+    return auto_conv_path(g.c1 * g.c2, map_h * map_w) == ConvAlgo::Direct;
   }
 
   // The Winograd variant finalize() takes for this layer under `algo` when direct_for says no: 0
-  // (im2col GEMM), 2 or 4.
-  // map_h x map_w: the input map the layer is expected to run on (0 x 0: unknown). Auto follows
-  // what one thread measured per (channels, map) on Zen 3 (AVX2), 3x3 c -> c:
-  //   map 10x10: im2col (F(2,3) 1.3-2x slower: too few tiles to amortise the transforms);
-  //   20x20 and 40x40: F(2,3) (1.2-1.6x faster than im2col; F(4,3) no better or slower);
-  //   80x80 and up: F(4,3) (1.1-1.3x faster than F(2,3)) unless its weights, 36 values per kernel,
-  //   would pass ~9 MB (c_in x c_out > 256 x 256), then F(2,3).
-  // Unknown maps: F(4,3) for c_in x c_out <= 128 x 128, else F(2,3).
+  // (im2col GEMM), 2 or 4. map_h x map_w: the input map the layer is expected to run on (0 x 0:
+  // unknown); Auto: auto_conv_path.
   int winograd_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0) const {
     if (!winograd_applies(g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups)) return 0;
     switch (algo) {
@@ -152,11 +174,8 @@ struct Conv2d {
       case ConvAlgo::F4: return 4;
       case ConvAlgo::Auto: break;
     }
-    const std::int64_t area = map_h * map_w;
-    if (area <= 0) return g.c1 * g.c2 <= 128 * 128 ? 4 : 2;
-    if (area <= 14 * 14) return 0;
-    if (area <= 56 * 56) return 2;
-    return g.c1 * g.c2 <= 256 * 256 ? 4 : 2;
+    const ConvAlgo a = auto_conv_path(g.c1 * g.c2, map_h * map_w);
+    return a == ConvAlgo::F4 ? 4 : a == ConvAlgo::F2 ? 2 : 0;
   }
 
   // Packs the weights for sgemm or transforms them for Winograd (float only). Without keep_plain
