@@ -7,9 +7,11 @@
 #include <yv9/core/threads.hpp>
 #include <yv9/ops/conv.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -173,6 +175,37 @@ TEST_CASE("a partner that loses its core mid-job makes small layers run alone fo
   REQUIRE(pool.try_own());
   pool.back_off_for(0);
   pool.disown();
+}
+
+TEST_CASE("while the pool is stressed a worker leaves the last quarter of the jobs to the caller") {
+  pool_detail::Pool& pool = pool_detail::Pool::instance();
+  REQUIRE(pool.try_own());
+  pool.back_off_for(0);
+  pool.disown();
+  const std::thread::id caller = std::this_thread::get_id();
+  constexpr std::int64_t kJobs = 200;
+  bool worker_claimed = false;  // beyond the job it joined with
+  for (int attempt = 0; attempt < 20 && !worker_claimed; ++attempt) {
+    pool_detail::g_stressed_until_ns.store(pool_detail::now_ns() + std::int64_t(60) * 1'000'000'000);
+    std::vector<std::int64_t> worker_jobs;  // in claim order (one worker: nt = 2)
+    std::vector<int> done(kJobs, 0);
+    std::mutex m;
+    parallel_for(2, kJobs, [&](Jobs& q) {
+      for (std::int64_t j; q.next(j);) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        std::lock_guard<std::mutex> lk(m);
+        ++done[static_cast<std::size_t>(j)];
+        if (std::this_thread::get_id() != caller) worker_jobs.push_back(j);
+      }
+    });
+    CHECK(std::count(done.begin(), done.end(), 1) == kJobs);
+    for (std::size_t i = 1; i < worker_jobs.size(); ++i) CHECK(worker_jobs[i] < kJobs - kJobs / pool_detail::kStressedReserve);
+    worker_claimed = worker_jobs.size() >= 2;
+  }
+  pool_detail::g_stressed_until_ns.store(0);
+  CHECK(worker_claimed);  // the worker took part at all, so the bound above was tested
 }
 
 TEST_CASE("convolution: same bits for 1..4 threads, and while the pool serves another caller") {

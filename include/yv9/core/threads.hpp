@@ -24,7 +24,8 @@
 //   - a region whose caller waited over kStallNs for a partner's last job (the partner lost its
 //     core mid-job) makes the pool "stressed" for kStressNs: Context::threads_for then gives a team
 //     only to layers kStressedGrain times larger, so the many small layers stop paying for
-//     such stalls. On an idle machine small layers (from ~0.25 M multiply-adds) do get a team:
+//     such stalls, and workers leave the last quarter of each region's jobs to the caller. On an
+//     idle machine small layers (from ~0.25 M multiply-adds) do get a team:
 //     gelan-t at 320, 2 threads, 34.5 -> 27.5 ms.
 // Results never depend on any of this: a job's output is fixed by its index, whoever runs it.
 //
@@ -99,6 +100,12 @@ inline constexpr std::int64_t kStallNs = 1'000'000, kStressNs = 250'000'000;
 
 // Until when the pool counts as stressed (steady-clock ns); written by region owners.
 inline std::atomic<std::int64_t> g_stressed_until_ns{0};
+// While stressed, a worker claims no more jobs (after the one it joined with) once only
+// 1/kStressedReserve of the region's jobs are left: the caller, whose core is the free one, does
+// the tail, and a worker that lost its core mid-job has that long to get it back before the caller
+// waits for it. gelan-c at 320 with one core busy: medians 192 -> 181 ms (one thread: 203); with
+// two busy processes on that core 240 -> 214 (one thread: 202).
+inline constexpr std::int64_t kStressedReserve = 4;
 
 class Pool;
 
@@ -247,7 +254,10 @@ class Pool {
   bool claim(Jobs& q, std::int64_t& job) {
     if (q.owner_ && late_seats_ > 0 && now_ns() >= late_at_ns_) open_late_seats();
     std::uint64_t c = claim_.load(std::memory_order_relaxed);
-    while (remaining(c) > 0)
+    // While stressed, workers leave the region's last jobs to the caller (see kStressedReserve).
+    const bool reserve = !q.owner_ && now_ns() < g_stressed_until_ns.load(std::memory_order_relaxed);
+    const std::int64_t floor = reserve ? q.jobs_ / kStressedReserve : 0;
+    while (remaining(c) > floor)
       if (claim_.compare_exchange_weak(c, c - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) {
         job = q.jobs_ - remaining(c);
         ++q.count_;
