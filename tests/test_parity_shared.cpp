@@ -109,7 +109,7 @@ TEST_CASE("parity: the image size a load is tuned for changes the convolution pa
   const Tol tol = fixture_tol(dir);
   io::WeightFile wf = yv9test::weights_from_pt(dir + "/model.pt", fixtures_dir() + "/configs/gelan-t-MMQA.yaml");
   // Tuned for 64 px every 3x3 map is at most 32x32 wide: the small-map paths; for 2048 px they are
-  // 64x64 and up: F(4,3) and F(2,3). Different paths round differently, so the bits must differ;
+  // 64x64 and up: mostly F(4,3) and F(2,3). Different paths round differently, so the bits must differ;
   // both must match upstream.
   model::LoadOptions small, large;
   small.conv = large.conv = ops::ConvAlgo::Auto;  // whatever YV9_CONV says

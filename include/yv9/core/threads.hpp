@@ -103,8 +103,8 @@ inline std::atomic<std::int64_t> g_stressed_until_ns{0};
 // While stressed, a worker claims no more jobs (after the one it joined with) once only
 // 1/kStressedReserve of the region's jobs are left: the caller, whose core is the free one, does
 // the tail, and a worker that lost its core mid-job has that long to get it back before the caller
-// waits for it. gelan-c at 320 with one core busy: medians 192 -> 181 ms (one thread: 203); with
-// two busy processes on that core 240 -> 214 (one thread: 202).
+// waits for it. gelan-c at 320 with one core busy, 4 interleaved rounds: medians ~190 -> ~176 ms
+// (one thread: 196); with two busy processes on that core 240 -> 214 (one thread: 202).
 inline constexpr std::int64_t kStressedReserve = 4;
 
 class Pool;
