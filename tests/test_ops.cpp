@@ -128,6 +128,11 @@ TEST_CASE("attention: tiled online softmax equals the materialised reference") {
       // Scores reach |s| ~ 150 here: a float32 score carries ~150 * 6e-8 = 1e-5 absolute error, which
       // exp() turns into ~1e-5 relative error of the weights of a convex combination of |V| <= 1.
       CHECK(max_excess(O.data(), ref.data(), c.rows * c.d, 1e-5, 1e-5) <= 0);
+      // The MQA layer packs K and V first and writes the result over Q: the same bits.
+      std::vector<float> inplace(Q.data(), Q.data() + c.rows * c.d);
+      const ops::PackedKV kv = ops::pack_kv(K.data(), V.data(), c.Lk, c.d, ctx);
+      ops::attention_packed(inplace.data(), c.rows, kv, scale, inplace.data(), ctx);
+      CHECK(inplace == O);
     }
   }
 }

@@ -32,6 +32,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -125,6 +126,14 @@ double peak_rss_mb() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: KiB
 }
 
+// Resident memory now (VmRSS), 0 where /proc is unavailable.
+double rss_mb() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  return 0;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
@@ -151,6 +160,7 @@ int run_bench(const Args& a) {
     std::string base = cfg_path.substr(cfg_path.find_last_of('/') + 1);
     name = base.substr(0, base.rfind('.'));
   }
+  const double loaded_mb = rss_mb();  // the weights as loaded, before any activation
   yv9::Tensor<float> x(yv9::Shape{1, net.in_channels(), H, W});
   std::uint32_t state = 12345;
   for (std::int64_t i = 0; i < x.size(); ++i) {
@@ -198,8 +208,8 @@ int run_bench(const Args& a) {
     for (int i : net.dropped()) std::printf(" %d", i);
     std::printf("\n");
   }
-  std::printf("bench: model=%s img=%dx%d threads=%d runs=%d min_ms=%.3f median_ms=%.3f peak_rss_mb=%.1f gflops=%.1f\n",
-              name.c_str(), H, W, ctx.threads, runs, min_s * 1e3, med_s * 1e3, peak_rss_mb(), 2.0 * total_macs / min_s * 1e-9);
+  std::printf("bench: model=%s img=%dx%d threads=%d runs=%d min_ms=%.3f median_ms=%.3f peak_rss_mb=%.1f loaded_rss_mb=%.1f gflops=%.1f\n",
+              name.c_str(), H, W, ctx.threads, runs, min_s * 1e3, med_s * 1e3, peak_rss_mb(), loaded_mb, 2.0 * total_macs / min_s * 1e-9);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "../ops/attention.hpp"
 #include "../ops/conv.hpp"
@@ -99,14 +100,27 @@ class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
   // The attention result read back as [1, nh*kd, Hq, Wq] (the input of _output_proj), one batch item.
   Tensor<T> context(View<const T> x, const Context& ctx) const {
     const std::int64_t Hq = q_h(x.h), Wq = q_w(x.w);
+    const std::int64_t Lq = Hq * Wq;
+    const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(head_dim())));
+    // The result overwrites q: both are [heads*Lq x key_dim] in memory, and q's shape
+    // [1, heads*key_dim, Hq, Wq] is how _output_proj reads the result (the seed's raw view).
+    if constexpr (std::is_same_v<T, float>) {
+      // K and V are packed, and freed, before Q exists.
+      ops::PackedKV kv;
+      {
+        const Tensor<T> k = project(x, key_dw_, key_proj_, ctx), v = project(x, value_dw_, value_proj_, ctx);
+        kv = ops::pack_kv(k.data(), v.data(), k.dim(2) * k.dim(3), a_.key_dim, ctx);
+      }
+      Tensor<T> q = query(x, ctx);
+      ops::attention_packed(q.data(), a_.heads * Lq, kv, scale, q.data(), ctx);
+      return q;
+    }
     Tensor<T> q = query(x, ctx);
     Tensor<T> k = project(x, key_dw_, key_proj_, ctx);
     Tensor<T> v = project(x, value_dw_, value_proj_, ctx);
-    const std::int64_t Lq = Hq * Wq, Lk = k.dim(2) * k.dim(3);
-    Tensor<T> out(Shape{1, a_.heads * a_.key_dim, Hq, Wq});
-    const T scale = static_cast<T>(1.0 / std::sqrt(static_cast<double>(head_dim())));
-    ops::attention_tiled<T>(q.data(), a_.heads * Lq, k.data(), v.data(), Lk, a_.key_dim, scale, out.data(), ctx);
-    return out;
+    const std::int64_t Lk = k.dim(2) * k.dim(3);
+    ops::attention_tiled<T>(q.data(), a_.heads * Lq, k.data(), v.data(), Lk, a_.key_dim, scale, q.data(), ctx);
+    return q;
   }
 
   // Intermediates for tests against the fixtures' q_/k_/v_/context_ arrays (batch item 0).

@@ -10,6 +10,9 @@
 // Each block of kRowBlock query rows is owned by one thread and walks the keys in kColBlock
 // chunks in a fixed order, so results do not depend on the thread count. Scratch per thread:
 // kRowBlock x (kColBlock + d + 2) values.
+//
+// O may be Q itself: a row block reads its rows of Q before it writes the same rows of O, and no
+// other block reads them (the seed model at 640 saves a 39 MB buffer this way).
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -115,21 +118,36 @@ inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float
 
 }  // namespace attn_detail
 
-inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, const float* V, std::int64_t Lk,
-                            std::int64_t d, float scale, float* O, const Context& ctx) {
+// K^T and V^T packed per block of keys: what every query row block streams. Made before the
+// queries exist, so that K and V can be freed first (the seed model at 640: Q alone is 39 MB).
+struct PackedKV {
+  std::int64_t Lk = 0, d = 0;
+  std::vector<PackedA> kt, vt;
+};
+
+inline PackedKV pack_kv(const float* K, const float* V, std::int64_t Lk, std::int64_t d, const Context& ctx) {
   using namespace attn_detail;
-  const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys, rblocks = (rows + kRows - 1) / kRows;
-  // K^T and V^T, packed per key block (V^T[dim][key] = V[key][dim]).
-  std::vector<PackedA> kt(static_cast<std::size_t>(kblocks)), vt(static_cast<std::size_t>(kblocks));
-  std::vector<float> vtrans(static_cast<std::size_t>(d * Lk));
-  for (std::int64_t j = 0; j < Lk; ++j)
-    for (std::int64_t k = 0; k < d; ++k) vtrans[static_cast<std::size_t>(k * Lk + j)] = V[j * d + k];
+  PackedKV kv;
+  kv.Lk = Lk;
+  kv.d = d;
+  const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys;
+  kv.kt.resize(static_cast<std::size_t>(kblocks));
+  kv.vt.resize(static_cast<std::size_t>(kblocks));
   parallel_for_each(ctx.threads, kblocks, [&](std::int64_t b) {
     const std::int64_t c0 = b * kKeys, nk = std::min(kKeys, Lk - c0);
-    pack_a_strided(kt[static_cast<std::size_t>(b)], K + c0, nk, d, 1, Lk);  // K^T: A[key][dim] = K[dim][key]
-    pack_a(vt[static_cast<std::size_t>(b)], vtrans.data() + c0, d, nk, Lk);
+    pack_a_strided(kv.kt[static_cast<std::size_t>(b)], K + c0, nk, d, 1, Lk);      // K^T: A[key][dim] = K[dim][key]
+    pack_a_strided(kv.vt[static_cast<std::size_t>(b)], V + c0 * d, d, nk, 1, d);  // V^T: A[dim][key] = V[key][dim]
   });
-  std::vector<float>().swap(vtrans);
+  return kv;
+}
+
+inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& kv, float scale, float* O,
+                             const Context& ctx) {
+  using namespace attn_detail;
+  const std::int64_t Lk = kv.Lk, d = kv.d;
+  const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys, rblocks = (rows + kRows - 1) / kRows;
+  const std::vector<PackedA>& kt = kv.kt;
+  const std::vector<PackedA>& vt = kv.vt;
   const std::int64_t npanels = kRows / kGemmNR;
   parallel_for(ctx.threads, rblocks, [&](Jobs& q) {
     std::vector<float> qpanels(static_cast<std::size_t>(npanels * d * kGemmNR));
@@ -176,6 +194,11 @@ inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, c
   });
 }
 
+inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, const float* V, std::int64_t Lk,
+                            std::int64_t d, float scale, float* O, const Context& ctx) {
+  attention_packed(Q, rows, pack_kv(K, V, Lk, d, ctx), scale, O, ctx);
+}
+
 // Heap bytes attention_tiled<T> holds at most for one call (an upper bound; tested).
 template <class T>
 std::size_t attention_scratch_bytes(std::int64_t d, std::int64_t Lk, int threads) {
@@ -183,7 +206,7 @@ std::size_t attention_scratch_bytes(std::int64_t d, std::int64_t Lk, int threads
     using namespace attn_detail;
     const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys;
     const std::int64_t dpad = (d + kGemmMR - 1) / kGemmMR * kGemmMR, lkpad = Lk + kblocks * kGemmMR;
-    const std::int64_t shared = lkpad * d + dpad * Lk + d * Lk;  // K^T, V^T packed; V^T plain while packing
+    const std::int64_t shared = lkpad * d + dpad * Lk;  // K^T, V^T packed
     const std::int64_t per_thread = kRows * d + kRows * kKeys + static_cast<std::int64_t>(gemm_scratch_floats(kGemmNR)) +
                                     d * kRows + 3 * kRows;
     return static_cast<std::size_t>(shared + threads * per_thread) * sizeof(float);
