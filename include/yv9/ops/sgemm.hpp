@@ -364,7 +364,10 @@ inline std::size_t gemm_scratch_floats(std::int64_t nc) {
 // whatever the last user left: BPackers overwrite all they hand to the kernels. (Global state, and
 // deliberately so: a per-thread cache that no result can observe; the thread pool's workers
 // (core/threads.hpp) live as long as the process, so theirs is allocated once.)
-inline float* gemm_thread_scratch(std::size_t floats) {
+// Use: a tag type naming who owns the buffer, so that users needing theirs at the same time
+// (Winograd's work area around sgemm's packing scratch) get one each.
+template <class Use>
+float* thread_scratch(std::size_t floats) {
   thread_local std::vector<float, AlignedAllocator<float>> buf;
   if (buf.size() < floats) {
     buf.clear();
@@ -373,6 +376,8 @@ inline float* gemm_thread_scratch(std::size_t floats) {
   }
   return buf.data();
 }
+struct GemmPackingScratch {};
+inline float* gemm_thread_scratch(std::size_t floats) { return thread_scratch<GemmPackingScratch>(floats); }
 
 // C is the whole output matrix (row-major, ldc); element (m, j) is C[m * ldc + j], and this call
 // writes rows [m0, m0+mc) x columns [j0, j0+nc) only. A.K is the product's K. scratch: at least

@@ -65,18 +65,10 @@ inline bool winograd_applies(std::int64_t kh, std::int64_t kw, std::int64_t sh, 
   return kh == 3 && kw == 3 && sh == 1 && sw == 1 && ph == 1 && pw == 1 && dh == 1 && dw == 1 && groups == 1;
 }
 
-// The calling thread's Winograd work buffer (V, M and the transform rows), at least `floats` long:
-// one per thread for F(2,3) and F(4,3) alike, reused by every layer (at most ~8 MiB of V and M, see
-// block_rows). Contents are whatever the last user left; every user writes before it reads.
-inline float* winograd_thread_work(std::size_t floats) {
-  thread_local std::vector<float> work;
-  if (work.size() < floats) {
-    work.clear();
-    work.shrink_to_fit();
-    work.resize(floats);
-  }
-  return work.data();
-}
+// Tag of the per-thread Winograd work area (V, M and the transform rows; ops/sgemm.hpp
+// thread_scratch): one for F(2,3) and F(4,3) alike, reused by every layer (at most ~8 MiB of V and
+// M, see block_rows). Every user writes it before it reads it.
+struct WinogradWork {};
 
 template <int M>
 struct Winograd3x3 {
@@ -145,7 +137,7 @@ struct Winograd3x3 {
     parallel_for(nt, jobs, [&](Jobs& q) {
       const std::size_t vsize = static_cast<std::size_t>(a2 * cin * nb), msize = static_cast<std::size_t>(a2 * cout * nb);
       const std::size_t rsize = static_cast<std::size_t>(2 * a * L + a * m * (tw + 1) + m * a * tw + m * m * tw);
-      float* V = winograd_thread_work(vsize + msize + rsize);
+      float* V = thread_scratch<WinogradWork>(vsize + msize + rsize);
       float* Mx = V + vsize;
       float* rowbuf = Mx + msize;
       float* const scratch = gemm_thread_scratch(gemm_scratch_floats(nb));
