@@ -183,27 +183,35 @@ TEST_CASE("winograd: which layers take it") {
   CHECK(c.winograd_for(ops::ConvAlgo::Im2col) == 0);
   c.g = ops::conv_geom(256, 256, 3, 1, -1, 1);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto) == 2);
-  // by the map the layer will see: im2col on small maps, F(2,3) on middle ones, F(4,3) on large
-  // ones unless its weights would be large (where small ends is the target's: auto_conv_path)
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 10, 10) == 0);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 2);
+  // by the map the layer will see: Winograd where it measured faster, F(4,3) unless its weights
+  // would be large (the table is the target's: auto_conv_path)
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 4);
 #if defined(__AVX512F__)
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 10, 10) == 2);  // transforms across 16 tiles: even 5x5 tiles pay
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 4);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 4);
+  c.g = ops::conv_geom(128, 128, 3, 1, -1, 1);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 10, 10) == 0);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 0);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 2);
   c.g = ops::conv_geom(64, 64, 3, 1, -1, 1);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 0);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 2);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 4);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 2);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 2);
   c.g = ops::conv_geom(32, 32, 3, 1, -1, 1);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 0);
-  c.g = ops::conv_geom(256, 256, 3, 1, -1, 1);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 0);
+  c.g = ops::conv_geom(512, 512, 3, 1, -1, 1);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 12, 12) == 2);
 #else
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 10, 10) == 0);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 2);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 2);
+  c.g = ops::conv_geom(512, 512, 3, 1, -1, 1);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 12, 12) == 0);
 #endif
   CHECK(c.winograd_for(ops::ConvAlgo::F4, 10, 10) == 4);  // a forced path is taken whatever the map
   c.g = ops::conv_geom(512, 512, 3, 1, -1, 1);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 2);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 12, 12) == 0);
   c.g = ops::conv_geom(64, 64, 3, 2, -1, 1);  // stride 2
   CHECK(c.winograd_for(ops::ConvAlgo::F4) == 0);
   c.g = ops::conv_geom(64, 64, 3, 1, -1, 64);  // depthwise

@@ -74,6 +74,7 @@ template <int M>
 struct Winograd3x3 {
   using F = WinogradF<M>;
   static constexpr int m = F::m, a = F::a, a2 = a * a;
+  static constexpr std::int64_t kMinTiles = 64;  // per job: fewer leave the a^2 GEMMs streaming U for a few columns
   std::int64_t cin = 0, cout = 0;
   std::vector<PackedA> u;  // a^2 packed K x C matrices
 
@@ -124,7 +125,7 @@ struct Winograd3x3 {
     // At least ~4 jobs per thread where the map allows: a thread that loses its core to another
     // process then leaves the rest of its share to the others (core/threads.hpp claims jobs one by one).
     std::int64_t rows = block_rows(th, tw);
-    while (rows > 1 && in.n * ((th + rows - 1) / rows) < 4 * nt) rows = (rows + 1) / 2;
+    while (nt > 1 && rows > 1 && in.n * ((th + rows - 1) / rows) < 4 * nt && (rows + 1) / 2 * tw >= kMinTiles) rows = (rows + 1) / 2;
     const std::int64_t blocks = (th + rows - 1) / rows, nb = rows * tw;
     // Small maps have fewer tile blocks than threads: split the output channels too, so that each
     // thread streams only its rows of U (the input transform is then repeated per channel block).
@@ -134,6 +135,10 @@ struct Winograd3x3 {
     kblocks = (cout + kb - 1) / kb;
     const std::int64_t jobs = in.n * blocks * kblocks;
     const std::int64_t L = (tw + 1) * m + 2;  // a padded input row: x = -1 .. tw*m + m, zero past W
+#if defined(__AVX512F__)
+    // Transforms across 16 tiles at a time, gathered by 32-bit offsets into a plane.
+    const bool lanes16 = (H + m) * (W + m) < (std::int64_t(1) << 30);
+#endif
     parallel_for(nt, jobs, [&](Jobs& q) {
       const std::size_t vsize = static_cast<std::size_t>(a2 * cin * nb), msize = static_cast<std::size_t>(a2 * cout * nb);
       const std::size_t rsize = static_cast<std::size_t>(2 * a * L + a * m * (tw + 1) + m * a * tw + m * m * tw);
@@ -145,18 +150,141 @@ struct Winograd3x3 {
         const std::int64_t kblk = job % kblocks, blk = job / kblocks % blocks, b = job / (kblocks * blocks);
         const std::int64_t ty0 = blk * rows, ny = std::min(rows, th - ty0), n = ny * tw;
         const std::int64_t k0 = kblk * kb, kc = std::min(kb, cout - k0);
-        for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty) input_transform(in, b, ty, tw, (ty - ty0) * tw, nb, V, rowbuf);
+#if defined(__AVX512F__)
+        if (lanes16) {
+          input_transform16(in, b, ty0, tw, n, nb, V);
+        } else
+#endif
+          for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty) input_transform(in, b, ty, tw, (ty - ty0) * tw, nb, V, rowbuf);
         for (int xi = 0; xi < a2; ++xi) {
           DenseB B(V + xi * cin * nb, nb);
           sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
         }
-        for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty)
-          output_transform(Mx, out, b, ty, tw, (ty - ty0) * tw, nb, k0, kc, bias, act, rowbuf);
+#if defined(__AVX512F__)
+        if (lanes16) {
+          output_transform16(Mx, out, b, ty0, tw, n, nb, k0, kc, bias, act);
+        } else
+#endif
+          for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty)
+            output_transform(Mx, out, b, ty, tw, (ty - ty0) * tw, nb, k0, kc, bias, act, rowbuf);
       }
     });
   }
 
  private:
+#if defined(__AVX512F__)
+  // out = sum_k coef[k] * v[k], terms with a zero coefficient skipped and unit ones not multiplied
+  // (the coefficients are constants: unrolled, every test folds away).
+  template <int N>
+  static __m512 lin16(const double (&coef)[N], const __m512 (&v)[N]) {
+    __m512 acc = _mm512_setzero_ps();
+    bool first = true;
+#pragma GCC unroll 8
+    for (int k = 0; k < N; ++k) {
+      const float c = static_cast<float>(coef[k]);
+      if (c == 0.0f) continue;
+      if (first) {
+        acc = c == 1.0f ? v[k] : c == -1.0f ? _mm512_sub_ps(_mm512_setzero_ps(), v[k]) : _mm512_mul_ps(_mm512_set1_ps(c), v[k]);
+        first = false;
+      } else if (c == 1.0f) {
+        acc = _mm512_add_ps(acc, v[k]);
+      } else if (c == -1.0f) {
+        acc = _mm512_sub_ps(acc, v[k]);
+      } else {
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(c), v[k], acc);
+      }
+    }
+    return acc;
+  }
+
+  // Per lane of a group of 16 tiles (block tiles g0 .. g0+15, row-major over the block's tile
+  // rows from ty0): the plane offset of the tile's corner (y, x) = (ty*m + dy, tx*m + dx), and
+  // which of its a rows and a columns lie inside the map.
+  struct Lanes {
+    __m512i corner;
+    __mmask16 live = 0, row[a] = {}, col[a] = {};
+  };
+  static Lanes lanes(std::int64_t g0, std::int64_t n, std::int64_t ty0, std::int64_t tw, std::int64_t H, std::int64_t W,
+                     std::int64_t d) {
+    Lanes r;
+    alignas(64) std::int32_t corner[16] = {};
+    for (int l = 0; l < 16 && g0 + l < n; ++l) {
+      const std::int64_t t = g0 + l, y = (ty0 + t / tw) * m + d, x = t % tw * m + d;
+      corner[l] = static_cast<std::int32_t>(y * W + x);
+      r.live = static_cast<__mmask16>(r.live | (1u << l));
+      for (int k = 0; k < a; ++k) {
+        if (y + k >= 0 && y + k < H) r.row[k] = static_cast<__mmask16>(r.row[k] | (1u << l));
+        if (x + k >= 0 && x + k < W) r.col[k] = static_cast<__mmask16>(r.col[k] | (1u << l));
+      }
+    }
+    r.corner = _mm512_load_si512(corner);
+    return r;
+  }
+
+  // V[xi][c][t] for the block's n tiles, 16 tiles per vector: each tile's a x a patch gathered
+  // from the plane (zero outside the map), B^T d B in registers.
+  void input_transform16(View<const float> in, std::int64_t b, std::int64_t ty0, std::int64_t tw, std::int64_t n,
+                         std::int64_t nb, float* V) const {
+    const std::int64_t W = in.w;
+    for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
+      const Lanes ln = lanes(g0, n, ty0, tw, in.h, W, -1);
+      for (std::int64_t c = 0; c < cin; ++c) {
+        const float* plane = in.plane(b, c);
+        __m512 e[a][a];  // e[k] = row k of the patch times B (the columns' transform)
+        for (int k = 0; k < a; ++k) {
+          __m512 d[a];
+          for (int j = 0; j < a; ++j)
+            d[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(ln.row[k] & ln.col[j]),
+                                            _mm512_add_epi32(ln.corner, _mm512_set1_epi32(static_cast<std::int32_t>(k * W + j))),
+                                            plane, 4);
+          for (int j = 0; j < a; ++j) e[k][j] = lin16(F::BT[j], d);
+        }
+        for (int i = 0; i < a; ++i) {
+          __m512 col[a];
+          for (int j = 0; j < a; ++j) {
+            for (int k = 0; k < a; ++k) col[k] = e[k][j];
+            _mm512_mask_storeu_ps(V + ((i * a + j) * cin + c) * nb + g0, ln.live, lin16(F::BT[i], col));
+          }
+        }
+      }
+    }
+  }
+
+  // out[k] = act(A^T M A + bias[k]) for the block's n tiles, 16 tiles per vector, scattered into
+  // the map (clipped at its right and bottom edges).
+  void output_transform16(const float* Mx, View<float> out, std::int64_t b, std::int64_t ty0, std::int64_t tw,
+                          std::int64_t n, std::int64_t nb, std::int64_t k0, std::int64_t kc, const float* bias,
+                          const Activation& act) const {
+    const std::int64_t W = out.w;
+    for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
+      const Lanes ln = lanes(g0, n, ty0, tw, out.h, W, 0);
+      for (std::int64_t k = k0; k < k0 + kc; ++k) {
+        __m512 t[m][a];  // A^T M
+        for (int j = 0; j < a; ++j) {
+          __m512 col[a];
+          for (int i = 0; i < a; ++i) col[i] = _mm512_maskz_loadu_ps(ln.live, Mx + ((i * a + j) * cout + k) * nb + g0);
+          for (int p = 0; p < m; ++p) t[p][j] = lin16(F::AT[p], col);
+        }
+        alignas(64) float y[m * m][16];
+        const __m512 bk = _mm512_set1_ps(bias ? bias[k] : 0.0f);
+        for (int p = 0; p < m; ++p)
+          for (int q = 0; q < m; ++q) {
+            __m512 v = _mm512_add_ps(lin16(F::AT[q], t[p]), bk);
+            if (act.kind == ActKind::SiLU) v = vmath::silu16(v);
+            _mm512_store_ps(y[p * m + q], v);
+          }
+        if (act.kind != ActKind::SiLU && act.kind != ActKind::Identity) act.apply(&y[0][0], m * m * 16);
+        float* plane = out.plane(b, k);
+        for (int p = 0; p < m; ++p)
+          for (int q = 0; q < m; ++q)
+            _mm512_mask_i32scatter_ps(plane, static_cast<__mmask16>(ln.live & ln.row[p] & ln.col[q]),
+                                      _mm512_add_epi32(ln.corner, _mm512_set1_epi32(static_cast<std::int32_t>(p * W + q))),
+                                      _mm512_load_ps(y[p * m + q]), 4);
+      }
+    }
+  }
+#endif
+
   // dst[x] = sum_k coef[k] * src[k][x], x < n: one output row of a transform, vectorised over x
   // (the sum runs in k order; dst never overlaps a source).
   template <int N>
