@@ -191,15 +191,16 @@ TEST_CASE("winograd: which layers take it") {
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 4);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 4);
   c.g = ops::conv_geom(128, 128, 3, 1, -1, 1);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 10, 10) == 0);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 0);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 10, 10) == 2);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 2);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 2);
   c.g = ops::conv_geom(64, 64, 3, 1, -1, 1);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 20, 20) == 0);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 2);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 2);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 4);
   c.g = ops::conv_geom(32, 32, 3, 1, -1, 1);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 0);
-  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 160, 160) == 0);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 40, 40) == 0);
+  CHECK(c.winograd_for(ops::ConvAlgo::Auto, 80, 80) == 4);
   c.g = ops::conv_geom(512, 512, 3, 1, -1, 1);
   CHECK(c.winograd_for(ops::ConvAlgo::Auto, 12, 12) == 2);
 #else

@@ -3,8 +3,9 @@
 // and F(4,3), direct), timed side by side per channel count and map size: the measurements behind
 // ops::auto_conv_path's table, for a new CPU or a changed kernel.
 //
-//   bench_conv [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...]
+//   bench_conv [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...] [--only PATH]
 //
+// --only im2col|f2|f4|direct times that path alone (for a profiler); the others print as 0.
 // One line per (channels, map): milliseconds per path (best of R; wall time, so run it on a quiet
 // machine), the fastest path, and the path Auto takes. c -> c channels, SiLU, batch 1.
 #include <yv9/ops/conv.hpp>
@@ -49,6 +50,7 @@ const char* name(ops::ConvAlgo a) {
 
 int main(int argc, char** argv) {
   int threads = 1, reps = 5;
+  ops::ConvAlgo only = ops::ConvAlgo::Auto;  // Auto: every path
   std::vector<long> channels{16, 32, 64, 128, 256}, maps{10, 20, 40, 80};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -56,8 +58,14 @@ int main(int argc, char** argv) {
     else if (i + 1 < argc && a == "--reps") reps = std::atoi(argv[++i]);
     else if (i + 1 < argc && a == "--channels") channels = parse_list(argv[++i]);
     else if (i + 1 < argc && a == "--maps") maps = parse_list(argv[++i]);
+    else if (i + 1 < argc && a == "--only") {
+      if (!ops::conv_algo_from_name(argv[++i], only) || only == ops::ConvAlgo::Auto) {
+        std::fprintf(stderr, "bench_conv: --only takes im2col, f2, f4 or direct\n");
+        return 2;
+      }
+    }
     else {
-      std::fprintf(stderr, "usage: bench_conv [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...]\n");
+      std::fprintf(stderr, "usage: bench_conv [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...] [--only PATH]\n");
       return 2;
     }
   }
@@ -80,9 +88,10 @@ int main(int argc, char** argv) {
       for (float& x : b) x = nd(rng) * 0.1f;
       Tensor<float> in(Shape{1, c, hw, hw}), out(Shape{1, c, hw, hw});
       for (std::int64_t i = 0; i < in.size(); ++i) in.data()[i] = nd(rng);
-      double ms[4];
-      int best = 0;
+      double ms[4] = {};
+      int best = -1;
       for (int k = 0; k < 4; ++k) {
+        if (only != ops::ConvAlgo::Auto && algos[k] != only) continue;
         ops::Conv2d<float> conv;
         conv.g = g;
         conv.weight = w;
@@ -102,7 +111,7 @@ int main(int argc, char** argv) {
           bestt = std::min(bestt, dt / iters);
         }
         ms[k] = bestt * 1e3;
-        if (ms[k] < ms[best]) best = k;
+        if (best < 0 || ms[k] < ms[best]) best = k;
       }
       std::printf("%6ld %5ld %9.4f %9.4f %9.4f %9.4f  %-7s %s\n", c, hw, ms[0], ms[1], ms[2], ms[3], name(algos[best]),
                   name(ops::auto_conv_path(c * c, hw * hw)));

@@ -150,6 +150,11 @@ inline PackedA pack_a(const float* A, std::int64_t M, std::int64_t K, std::int64
 // thread-safe for concurrent calls on different dst (const, no mutable state).
 struct BPacker {
   virtual void pack(std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, float* dst) const = 0;
+  // B already in that layout in memory: the block's first panel (sgemm reads it there and packs
+  // nothing), or null to have it packed.
+  virtual const float* packed(std::int64_t /*k0*/, std::int64_t /*kc*/, std::int64_t /*j0*/, std::int64_t /*nc*/) const {
+    return nullptr;
+  }
 
  protected:
   ~BPacker() = default;
@@ -174,6 +179,32 @@ struct DenseB final : BPacker {
         std::memset(dl + rest, 0, sizeof(float) * static_cast<std::size_t>(kGemmNR - rest));
       }
     }
+  }
+};
+
+// A K x n matrix stored as sgemm packs it, per K block (rows k0 .. k0+kc of A's blocking kb)
+// ceil(n / kGemmNR) panels of kc x kGemmNR: element (k, j) at panel_offset(k, j). Only columns
+// [0, n) whole, j0 a multiple of kGemmNR; lanes past n are read only as far as the kernel's
+// vectors reach and must be finite (Winograd writes them as zero).
+struct PanelB final : BPacker {
+  const float* data = nullptr;
+  std::int64_t K = 0, kb = 0, n = 0;
+  PanelB(const float* d, std::int64_t k, std::int64_t k_block, std::int64_t cols) : data(d), K(k), kb(k_block), n(cols) {}
+
+  static std::int64_t floats(std::int64_t K, std::int64_t n) { return K * ((n + kGemmNR - 1) / kGemmNR) * kGemmNR; }
+  static std::int64_t offset(std::int64_t k, std::int64_t j, std::int64_t K, std::int64_t kb, std::int64_t n) {
+    const std::int64_t k0 = k / kb * kb, kc = std::min(kb, K - k0), panels = (n + kGemmNR - 1) / kGemmNR;
+    return k0 * panels * kGemmNR + (j / kGemmNR) * kc * kGemmNR + (k - k0) * kGemmNR + j % kGemmNR;
+  }
+  const float* packed(std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc) const override {
+    assert(k0 % kb == 0 && kc == std::min(kb, K - k0) && j0 % kGemmNR == 0 && j0 + nc <= n);
+    (void)kc;
+    (void)nc;
+    return data + offset(k0, j0, K, kb, n);
+  }
+  void pack(std::int64_t k0, std::int64_t kc, std::int64_t j0, std::int64_t nc, float* dst) const override {
+    const std::int64_t panels = (nc + kGemmNR - 1) / kGemmNR;
+    std::memcpy(dst, packed(k0, kc, j0, nc), sizeof(float) * static_cast<std::size_t>(panels * kc * kGemmNR));
   }
 };
 
@@ -391,7 +422,13 @@ inline void sgemm(const PackedA& A, std::int64_t m0, std::int64_t mc, const BPac
   // K == 0 still runs one (empty) block: C = act(bias) or act(C + bias).
   for (std::int64_t k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += (K == 0 ? 1 : A.kb)) {
     const std::int64_t kc = K == 0 ? 0 : A.block_kc(k0);
-    if (kc > 0) B.pack(k0, kc, j0, nc, scratch);
+    const float* bp = scratch;
+    if (kc > 0) {
+      if (const float* pre = B.packed(k0, kc, j0, nc))
+        bp = pre;
+      else
+        B.pack(k0, kc, j0, nc, scratch);
+    }
     const bool load_c = k0 > 0 || epi.accumulate;
     const bool last = k0 + kc >= K;
     for (std::int64_t i = 0; i < mc;) {
@@ -409,7 +446,7 @@ inline void sgemm(const PackedA& A, std::int64_t m0, std::int64_t mc, const BPac
             __builtin_prefetch(crow + r * ldc + j + kGemmNR + 16, 1, 3);
           }
         gemm_detail::kKernels[static_cast<std::size_t>((rows - 1) * gemm_detail::kNV + (nv - 1))](
-            kc, ap, scratch + j * kc, crow + j, ldc, ncols, load_c);
+            kc, ap, bp + j * kc, crow + j, ldc, ncols, load_c);
         if (last && epi_pass)
           gemm_detail::epilogue_tile(crow + j, ldc, rows, ncols, epi.bias ? epi.bias + m : nullptr, epi.act,
                                      epi.slope);

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "../core/error.hpp"
@@ -135,13 +136,17 @@ struct Winograd3x3 {
     kblocks = (cout + kb - 1) / kb;
     const std::int64_t jobs = in.n * blocks * kblocks;
     const std::int64_t L = (tw + 1) * m + 2;  // a padded input row: x = -1 .. tw*m + m, zero past W
-#if defined(__AVX512F__)
-    // Transforms across 16 tiles at a time, gathered by 32-bit offsets into a plane.
-    const bool lanes16 = (H + m) * (W + m) < (std::int64_t(1) << 30);
-#endif
     parallel_for(nt, jobs, [&](Jobs& q) {
+#if defined(__AVX512F__)
+      // V[xi]: sgemm's packed B for cin x nb (PanelB); then the block's patches D (a^2 x nb;
+      // later its outputs Y, m^2 x nb), one padded input row and its phases
+      const std::int64_t vstride = PanelB::floats(cin, nb);
+      const std::size_t vsize = static_cast<std::size_t>(a2 * vstride), msize = static_cast<std::size_t>(a2 * cout * nb);
+      const std::size_t rsize = static_cast<std::size_t>(a2 * nb + L + m * (tw + 1));
+#else
       const std::size_t vsize = static_cast<std::size_t>(a2 * cin * nb), msize = static_cast<std::size_t>(a2 * cout * nb);
       const std::size_t rsize = static_cast<std::size_t>(2 * a * L + a * m * (tw + 1) + m * a * tw + m * m * tw);
+#endif
       float* V = thread_scratch<WinogradWork>(vsize + msize + rsize);
       float* Mx = V + vsize;
       float* rowbuf = Mx + msize;
@@ -151,136 +156,139 @@ struct Winograd3x3 {
         const std::int64_t ty0 = blk * rows, ny = std::min(rows, th - ty0), n = ny * tw;
         const std::int64_t k0 = kblk * kb, kc = std::min(kb, cout - k0);
 #if defined(__AVX512F__)
-        if (lanes16) {
-          input_transform16(in, b, ty0, tw, n, nb, V);
-        } else
-#endif
-          for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty) input_transform(in, b, ty, tw, (ty - ty0) * tw, nb, V, rowbuf);
+        input_transform16(in, b, ty0, ny, tw, nb, vstride, V, rowbuf, rowbuf + a2 * nb);
+        for (int xi = 0; xi < a2; ++xi) {
+          const PanelB B(V + xi * vstride, cin, u[0].kb, n);
+          sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
+        }
+#else
+        for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty) input_transform(in, b, ty, tw, (ty - ty0) * tw, nb, V, rowbuf);
         for (int xi = 0; xi < a2; ++xi) {
           DenseB B(V + xi * cin * nb, nb);
           sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
         }
-#if defined(__AVX512F__)
-        if (lanes16) {
-          output_transform16(Mx, out, b, ty0, tw, n, nb, k0, kc, bias, act);
-        } else
 #endif
-          for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty)
-            output_transform(Mx, out, b, ty, tw, (ty - ty0) * tw, nb, k0, kc, bias, act, rowbuf);
+#if defined(__AVX512F__)
+        output_transform16(Mx, out, b, ty0, ny, tw, nb, k0, kc, bias, act, rowbuf);
+#else
+        for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty)
+          output_transform(Mx, out, b, ty, tw, (ty - ty0) * tw, nb, k0, kc, bias, act, rowbuf);
+#endif
       }
     });
   }
 
  private:
 #if defined(__AVX512F__)
-  // out = sum_k coef[k] * v[k], terms with a zero coefficient skipped and unit ones not multiplied
-  // (the coefficients are constants: unrolled, every test folds away).
-  template <int N>
-  static __m512 lin16(const double (&coef)[N], const __m512 (&v)[N]) {
-    __m512 acc = _mm512_setzero_ps();
-    bool first = true;
-#pragma GCC unroll 8
-    for (int k = 0; k < N; ++k) {
-      const float c = static_cast<float>(coef[k]);
-      if (c == 0.0f) continue;
-      if (first) {
-        acc = c == 1.0f ? v[k] : c == -1.0f ? _mm512_sub_ps(_mm512_setzero_ps(), v[k]) : _mm512_mul_ps(_mm512_set1_ps(c), v[k]);
-        first = false;
-      } else if (c == 1.0f) {
-        acc = _mm512_add_ps(acc, v[k]);
-      } else if (c == -1.0f) {
-        acc = _mm512_sub_ps(acc, v[k]);
-      } else {
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(c), v[k], acc);
-      }
+  // sum_k C[Row][k] * v[k] with the coefficients as constants: zero terms skipped, unit ones
+  // added or subtracted, the rest one FMA each.
+  template <const auto& C, int Row, int K = 0, bool First = true, int N>
+  static __m512 lin16(const __m512 (&v)[N], __m512 acc = _mm512_setzero_ps()) {
+    if constexpr (K == N) {
+      return acc;
+    } else {
+      constexpr float c = static_cast<float>(C[Row][K]);
+      if constexpr (c == 0.0f)
+        return lin16<C, Row, K + 1, First>(v, acc);
+      else if constexpr (First)
+        return lin16<C, Row, K + 1, false>(v, c == 1.0f ? v[K] : _mm512_mul_ps(_mm512_set1_ps(c), v[K]));
+      else if constexpr (c == 1.0f)
+        return lin16<C, Row, K + 1, false>(v, _mm512_add_ps(acc, v[K]));
+      else if constexpr (c == -1.0f)
+        return lin16<C, Row, K + 1, false>(v, _mm512_sub_ps(acc, v[K]));
+      else
+        return lin16<C, Row, K + 1, false>(v, _mm512_fmadd_ps(_mm512_set1_ps(c), v[K], acc));
     }
-    return acc;
+  }
+  // f(std::integral_constant<int, 0>{}) ... f(std::integral_constant<int, N - 1>{})
+  template <int N, class Fn>
+  static void unroll(Fn&& f) {
+    unroll_seq(f, std::make_integer_sequence<int, N>{});
+  }
+  template <class Fn, int... I>
+  static void unroll_seq(Fn& f, std::integer_sequence<int, I...>) {
+    (f(std::integral_constant<int, I>{}), ...);
   }
 
-  // Per lane of a group of 16 tiles (block tiles g0 .. g0+15, row-major over the block's tile
-  // rows from ty0): the plane offset of the tile's corner (y, x) = (ty*m + dy, tx*m + dx), and
-  // which of its a rows and a columns lie inside the map.
-  struct Lanes {
-    __m512i corner;
-    __mmask16 live = 0, row[a] = {}, col[a] = {};
-  };
-  static Lanes lanes(std::int64_t g0, std::int64_t n, std::int64_t ty0, std::int64_t tw, std::int64_t H, std::int64_t W,
-                     std::int64_t d) {
-    Lanes r;
-    alignas(64) std::int32_t corner[16] = {};
-    for (int l = 0; l < 16 && g0 + l < n; ++l) {
-      const std::int64_t t = g0 + l, y = (ty0 + t / tw) * m + d, x = t % tw * m + d;
-      corner[l] = static_cast<std::int32_t>(y * W + x);
-      r.live = static_cast<__mmask16>(r.live | (1u << l));
-      for (int k = 0; k < a; ++k) {
-        if (y + k >= 0 && y + k < H) r.row[k] = static_cast<__mmask16>(r.row[k] | (1u << l));
-        if (x + k >= 0 && x + k < W) r.col[k] = static_cast<__mmask16>(r.col[k] | (1u << l));
-      }
-    }
-    r.corner = _mm512_load_si512(corner);
-    return r;
-  }
-
-  // V[xi][c][t] for the block's n tiles, 16 tiles per vector: each tile's a x a patch gathered
-  // from the plane (zero outside the map), B^T d B in registers.
-  void input_transform16(View<const float> in, std::int64_t b, std::int64_t ty0, std::int64_t tw, std::int64_t n,
-                         std::int64_t nb, float* V) const {
-    const std::int64_t W = in.w;
-    for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
-      const Lanes ln = lanes(g0, n, ty0, tw, in.h, W, -1);
-      for (std::int64_t c = 0; c < cin; ++c) {
-        const float* plane = in.plane(b, c);
+  // V[xi] for the block's tiles t (ny tile rows of tw, row-major), 16 tiles per vector, written
+  // as sgemm's packed B (PanelB over cin x n; lanes past n zero). Each channel's a x a patches are
+  // first laid out block-wide, D[k][j][t] (row k, column j of tile t's patch; zero outside the
+  // map), from the m phases of each padded input row; then B^T d B runs on contiguous vectors.
+  void input_transform16(View<const float> in, std::int64_t b, std::int64_t ty0, std::int64_t ny, std::int64_t tw,
+                         std::int64_t nb, std::int64_t vstride, float* V, float* D, float* pad) const {
+    const std::int64_t H = in.h, W = in.w, L = (tw + 1) * m + 2, n = ny * tw, kb = u[0].kb;
+    const std::int64_t panels = (n + kGemmNR - 1) / kGemmNR;
+    float* ph = pad + L;  // [m][tw + 1]: pad's phases, ph[p][u] = pad[u * m + p]
+    for (std::int64_t c = 0; c < cin; ++c) {
+      const float* plane = in.plane(b, c);
+      for (std::int64_t r = 0; r < ny; ++r)
+        for (int k = 0; k < a; ++k) {
+          const std::int64_t y = (ty0 + r) * m - 1 + k;  // pad[x + 1] = plane row y at x
+          std::fill(pad, pad + L, 0.0f);
+          if (y >= 0 && y < H) std::copy(plane + y * W, plane + y * W + std::min(W, L - 1), pad + 1);
+          for (int p = 0; p < m; ++p)
+            for (std::int64_t x = 0; x <= tw; ++x) ph[p * (tw + 1) + x] = pad[x * m + p];
+          for (int j = 0; j < a; ++j)
+            std::copy(ph + (j % m) * (tw + 1) + j / m, ph + (j % m) * (tw + 1) + j / m + tw, D + (k * a + j) * nb + r * tw);
+        }
+      const std::int64_t k0 = c / kb * kb, kc = std::min(kb, cin - k0);
+      float* vc = V + k0 * panels * kGemmNR + (c - k0) * kGemmNR;  // + xi * vstride + panel * kc * NR + lane
+      for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
+        const __mmask16 live = n - g0 >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - g0)) - 1);
+        float* vg = vc + (g0 / kGemmNR) * kc * kGemmNR + g0 % kGemmNR;
         __m512 e[a][a];  // e[k] = row k of the patch times B (the columns' transform)
         for (int k = 0; k < a; ++k) {
           __m512 d[a];
-          for (int j = 0; j < a; ++j)
-            d[j] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(ln.row[k] & ln.col[j]),
-                                            _mm512_add_epi32(ln.corner, _mm512_set1_epi32(static_cast<std::int32_t>(k * W + j))),
-                                            plane, 4);
-          for (int j = 0; j < a; ++j) e[k][j] = lin16(F::BT[j], d);
+          for (int j = 0; j < a; ++j) d[j] = _mm512_maskz_loadu_ps(live, D + (k * a + j) * nb + g0);
+          unroll<a>([&](auto j) { e[k][j] = lin16<F::BT, decltype(j)::value>(d); });
         }
-        for (int i = 0; i < a; ++i) {
+        for (int j = 0; j < a; ++j) {
           __m512 col[a];
-          for (int j = 0; j < a; ++j) {
-            for (int k = 0; k < a; ++k) col[k] = e[k][j];
-            _mm512_mask_storeu_ps(V + ((i * a + j) * cin + c) * nb + g0, ln.live, lin16(F::BT[i], col));
-          }
+          for (int k = 0; k < a; ++k) col[k] = e[k][j];
+          unroll<a>([&](auto i) { _mm512_storeu_ps(vg + (i * a + j) * vstride, lin16<F::BT, decltype(i)::value>(col)); });
         }
       }
     }
   }
 
-  // out[k] = act(A^T M A + bias[k]) for the block's n tiles, 16 tiles per vector, scattered into
-  // the map (clipped at its right and bottom edges).
-  void output_transform16(const float* Mx, View<float> out, std::int64_t b, std::int64_t ty0, std::int64_t tw,
-                          std::int64_t n, std::int64_t nb, std::int64_t k0, std::int64_t kc, const float* bias,
-                          const Activation& act) const {
-    const std::int64_t W = out.w;
-    for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
-      const Lanes ln = lanes(g0, n, ty0, tw, out.h, W, 0);
-      for (std::int64_t k = k0; k < k0 + kc; ++k) {
+  // out[k] = act(A^T M A + bias[k]) for the block's tiles, 16 tiles per vector into Y[p][q][t],
+  // then written into the map row by row (clipped at its right and bottom edges).
+  void output_transform16(const float* Mx, View<float> out, std::int64_t b, std::int64_t ty0, std::int64_t ny,
+                          std::int64_t tw, std::int64_t nb, std::int64_t k0, std::int64_t kc, const float* bias,
+                          const Activation& act, float* Y) const {
+    const std::int64_t H = out.h, W = out.w, n = ny * tw;
+    const std::int64_t full = W / m;  // tiles wholly inside the map's width
+    for (std::int64_t k = k0; k < k0 + kc; ++k) {
+      const __m512 bk = _mm512_set1_ps(bias ? bias[k] : 0.0f);
+      for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
+        const __mmask16 live = n - g0 >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - g0)) - 1);
         __m512 t[m][a];  // A^T M
         for (int j = 0; j < a; ++j) {
           __m512 col[a];
-          for (int i = 0; i < a; ++i) col[i] = _mm512_maskz_loadu_ps(ln.live, Mx + ((i * a + j) * cout + k) * nb + g0);
-          for (int p = 0; p < m; ++p) t[p][j] = lin16(F::AT[p], col);
+          for (int i = 0; i < a; ++i) col[i] = _mm512_maskz_loadu_ps(live, Mx + ((i * a + j) * cout + k) * nb + g0);
+          unroll<m>([&](auto p) { t[p][j] = lin16<F::AT, decltype(p)::value>(col); });
         }
-        alignas(64) float y[m * m][16];
-        const __m512 bk = _mm512_set1_ps(bias ? bias[k] : 0.0f);
         for (int p = 0; p < m; ++p)
-          for (int q = 0; q < m; ++q) {
-            __m512 v = _mm512_add_ps(lin16(F::AT[q], t[p]), bk);
+          unroll<m>([&](auto q) {
+            __m512 v = _mm512_add_ps(lin16<F::AT, decltype(q)::value>(t[p]), bk);
             if (act.kind == ActKind::SiLU) v = vmath::silu16(v);
-            _mm512_store_ps(y[p * m + q], v);
-          }
-        if (act.kind != ActKind::SiLU && act.kind != ActKind::Identity) act.apply(&y[0][0], m * m * 16);
-        float* plane = out.plane(b, k);
-        for (int p = 0; p < m; ++p)
-          for (int q = 0; q < m; ++q)
-            _mm512_mask_i32scatter_ps(plane, static_cast<__mmask16>(ln.live & ln.row[p] & ln.col[q]),
-                                      _mm512_add_epi32(ln.corner, _mm512_set1_epi32(static_cast<std::int32_t>(p * W + q))),
-                                      _mm512_load_ps(y[p * m + q]), 4);
+            _mm512_mask_storeu_ps(Y + (p * m + q) * nb + g0, live, v);
+          });
       }
+      if (act.kind != ActKind::SiLU && act.kind != ActKind::Identity)
+        for (int e = 0; e < m * m; ++e) act.apply(Y + e * nb, n);
+      float* plane = out.plane(b, k);
+      for (std::int64_t r = 0; r < ny; ++r)
+        for (int p = 0; p < m; ++p) {
+          const std::int64_t y = (ty0 + r) * m + p;
+          if (y >= H) break;
+          float* dst = plane + y * W;
+          for (int q = 0; q < m; ++q) {
+            const float* __restrict src = Y + (p * m + q) * nb + r * tw;
+            for (std::int64_t tx = 0; tx < full; ++tx) dst[tx * m + q] = src[tx];
+            if (full < tw && full * m + q < W) dst[full * m + q] = src[full];
+          }
+        }
     }
   }
 #endif
