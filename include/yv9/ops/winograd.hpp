@@ -224,12 +224,19 @@ struct Winograd3x3 {
       for (std::int64_t r = 0; r < ny; ++r)
         for (int k = 0; k < a; ++k) {
           const std::int64_t y = (ty0 + r) * m - 1 + k;  // pad[x + 1] = plane row y at x
-          std::fill(pad, pad + L, 0.0f);
-          if (y >= 0 && y < H) std::copy(plane + y * W, plane + y * W + std::min(W, L - 1), pad + 1);
+          // (loops, not std::copy: these rows are short, and a memmove call per row cost 4% of gelan-c)
+          const std::int64_t w = y >= 0 && y < H ? std::min(W, L - 1) : 0;
+          const float* __restrict row = plane + (w > 0 ? y * W : 0);
+          pad[0] = 0.0f;
+          for (std::int64_t x = 0; x < w; ++x) pad[x + 1] = row[x];
+          for (std::int64_t x = w + 1; x < L; ++x) pad[x] = 0.0f;
           for (int p = 0; p < m; ++p)
             for (std::int64_t x = 0; x <= tw; ++x) ph[p * (tw + 1) + x] = pad[x * m + p];
-          for (int j = 0; j < a; ++j)
-            std::copy(ph + (j % m) * (tw + 1) + j / m, ph + (j % m) * (tw + 1) + j / m + tw, D + (k * a + j) * nb + r * tw);
+          for (int j = 0; j < a; ++j) {
+            const float* __restrict src = ph + (j % m) * (tw + 1) + j / m;
+            float* __restrict dst = D + (k * a + j) * nb + r * tw;
+            for (std::int64_t x = 0; x < tw; ++x) dst[x] = src[x];
+          }
         }
       const std::int64_t k0 = c / kb * kb, kc = std::min(kb, cin - k0);
       float* vc = V + k0 * panels * kGemmNR + (c - k0) * kGemmNR;  // + xi * vstride + panel * kc * NR + lane
