@@ -112,12 +112,13 @@ inline ConvAlgo default_conv_algo() {
 // one and two threads, every path against the others (the GEMM kernels differ by target, and so
 // does the table):
 //   AVX-512 (Sapphire Rapids, 2026-12-06, tools/bench_conv at 1 and 2 threads; the transforms
-//   run across 16 tiles per vector and write sgemm's packed B, so small maps keep most of
-//   Winograd's saving): direct for 16 x 16 channels from 32x32 (1.1-1.2x); 10x10 maps: F(2,3)
-//   from 128 x 128 channels (1.15-1.45x), else im2col; 20x20: F(4,3) from 256 x 256 (1.5-2x),
-//   F(2,3) from 128 x 128 (1.3x on one thread, even on two), else im2col; 40x40: im2col up to
-//   32 x 32, F(4,3) from 256 x 256 (1.4x on one thread), else F(2,3) (1.15-2x); larger maps:
-//   F(4,3) from 32 x 32 channels (1.2-1.5x faster than F(2,3) at 64 and up, 1.3-1.9x than im2col).
+//   run across 16 tiles per vector and write sgemm's packed B, and a map that is one block is
+//   transformed by all threads together, so small maps keep most of Winograd's saving): direct
+//   for 16 x 16 channels from 32x32 (1.1-1.2x); 10x10 maps: F(2,3) from 128 x 128 channels
+//   (1.15-1.5x), else im2col; 20x20: F(4,3) from 128 x 128 (1.25-1.9x), F(2,3) from 64 x 64
+//   (1.1x on one thread, even on two), else im2col; 40x40: im2col up to 32 x 32, F(4,3) from
+//   64 x 64 (1.1-2.4x), F(2,3) between; larger maps: F(4,3) from 32 x 32 channels (1.2-1.5x
+//   faster than F(2,3) at 64 and up, 1.3-1.9x than im2col).
 //   Otherwise (Zen 3, AVX2; the portable build follows it): direct while cc x area stays below
 //   ~1 M (c = 16 up to 80x80, 24 up to 40x40, 32-48 up to 20x20, 64-96 at 10x10; 1.2-1.9x faster
 //   than the best other), else im2col up to 14x14 (F(2,3) 1.3-2x slower: too few tiles to amortise
@@ -131,8 +132,8 @@ inline ConvAlgo auto_conv_path(std::int64_t cc, std::int64_t area) {
 #if defined(__AVX512F__)
   if (cc <= 16 * 16 && area >= 32 * 32) return ConvAlgo::Direct;
   if (area <= 14 * 14) return cc >= 128 * 128 ? ConvAlgo::F2 : ConvAlgo::Im2col;
-  if (area <= 28 * 28) return cc >= 256 * 256 ? f4_or_f2 : cc >= 128 * 128 ? ConvAlgo::F2 : ConvAlgo::Im2col;
-  if (area <= 56 * 56) return cc <= 32 * 32 ? ConvAlgo::Im2col : cc < 256 * 256 ? ConvAlgo::F2 : f4_or_f2;
+  if (area <= 28 * 28) return cc >= 128 * 128 ? f4_or_f2 : cc >= 64 * 64 ? ConvAlgo::F2 : ConvAlgo::Im2col;
+  if (area <= 56 * 56) return cc <= 32 * 32 ? ConvAlgo::Im2col : cc < 64 * 64 ? ConvAlgo::F2 : f4_or_f2;
   return cc < 32 * 32 ? ConvAlgo::Im2col : f4_or_f2;
 #else
   if (cc * area <= (std::int64_t(1) << 20) || (cc <= 16 * 16 && area <= 80 * 80)) return ConvAlgo::Direct;

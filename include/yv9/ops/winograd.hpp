@@ -70,6 +70,7 @@ inline bool winograd_applies(std::int64_t kh, std::int64_t kw, std::int64_t sh, 
 // thread_scratch): one for F(2,3) and F(4,3) alike, reused by every layer (at most ~8 MiB of V and
 // M, see block_rows). Every user writes it before it reads it.
 struct WinogradWork {};
+struct WinogradShared {};  // the V that forward_shared's threads fill together (the calling thread's)
 
 template <int M>
 struct Winograd3x3 {
@@ -136,6 +137,9 @@ struct Winograd3x3 {
     kblocks = (cout + kb - 1) / kb;
     const std::int64_t jobs = in.n * blocks * kblocks;
     const std::int64_t L = (tw + 1) * m + 2;  // a padded input row: x = -1 .. tw*m + m, zero past W
+#if defined(__AVX512F__)
+    if (in.n == 1 && blocks == 1 && kblocks > 1) return forward_shared(in, out, bias, act, nt, th, tw, kblocks, kb);
+#endif
     parallel_for(nt, jobs, [&](Jobs& q) {
 #if defined(__AVX512F__)
       // V[xi]: sgemm's packed B for cin x nb (PanelB); then the block's patches D (a^2 x nb;
@@ -156,7 +160,7 @@ struct Winograd3x3 {
         const std::int64_t ty0 = blk * rows, ny = std::min(rows, th - ty0), n = ny * tw;
         const std::int64_t k0 = kblk * kb, kc = std::min(kb, cout - k0);
 #if defined(__AVX512F__)
-        input_transform16(in, b, ty0, ny, tw, nb, vstride, V, rowbuf, rowbuf + a2 * nb);
+        input_transform16(in, b, ty0, ny, tw, nb, vstride, V, rowbuf, rowbuf + a2 * nb, 0, cin);
         for (int xi = 0; xi < a2; ++xi) {
           const PanelB B(V + xi * vstride, cin, u[0].kb, n);
           sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
@@ -180,6 +184,34 @@ struct Winograd3x3 {
 
  private:
 #if defined(__AVX512F__)
+  // One image whose tiles make a single block, on nt threads: the threads first transform the
+  // input together (channels split), into one V, then split the output channels for the GEMMs and
+  // the output transform. (Each thread transforming the whole input for its channel block cost
+  // F(4,3) its second thread at 20x20 and 40x40.)
+  void forward_shared(View<const float> in, View<float> out, const float* bias, const Activation& act, int nt,
+                      std::int64_t th, std::int64_t tw, std::int64_t kblocks, std::int64_t kb) const {
+    const std::int64_t n = th * tw, L = (tw + 1) * m + 2, vstride = PanelB::floats(cin, n);
+    float* const V = thread_scratch<WinogradShared>(static_cast<std::size_t>(a2 * vstride));
+    const std::int64_t cchunk = std::max<std::int64_t>(1, (cin + 4 * nt - 1) / (4 * nt));
+    parallel_for(nt, (cin + cchunk - 1) / cchunk, [&](Jobs& q) {
+      float* D = thread_scratch<WinogradWork>(static_cast<std::size_t>(a2 * n + L + m * (tw + 1)));
+      for (std::int64_t job; q.next(job);)
+        input_transform16(in, 0, 0, th, tw, n, vstride, V, D, D + a2 * n, job * cchunk, std::min(cin, (job + 1) * cchunk));
+    });
+    parallel_for(nt, kblocks, [&](Jobs& q) {
+      float* Mx = thread_scratch<WinogradWork>(static_cast<std::size_t>(a2 * cout * n + m * m * n));
+      float* const scratch = gemm_thread_scratch(gemm_scratch_floats(n));
+      for (std::int64_t kblk; q.next(kblk);) {
+        const std::int64_t k0 = kblk * kb, kc = std::min(kb, cout - k0);
+        for (int xi = 0; xi < a2; ++xi) {
+          const PanelB B(V + xi * vstride, cin, u[0].kb, n);
+          sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * n, n, Epilogue{}, scratch);
+        }
+        output_transform16(Mx, out, 0, 0, th, tw, n, k0, kc, bias, act, Mx + a2 * cout * n);
+      }
+    });
+  }
+
   // sum_k C[Row][k] * v[k] with the coefficients as constants: zero terms skipped, unit ones
   // added or subtracted, the rest one FMA each.
   template <const auto& C, int Row, int K = 0, bool First = true, int N>
@@ -215,11 +247,12 @@ struct Winograd3x3 {
   // first laid out block-wide, D[k][j][t] (row k, column j of tile t's patch; zero outside the
   // map), from the m phases of each padded input row; then B^T d B runs on contiguous vectors.
   void input_transform16(View<const float> in, std::int64_t b, std::int64_t ty0, std::int64_t ny, std::int64_t tw,
-                         std::int64_t nb, std::int64_t vstride, float* V, float* D, float* pad) const {
+                         std::int64_t nb, std::int64_t vstride, float* V, float* D, float* pad, std::int64_t c_begin,
+                         std::int64_t c_end) const {
     const std::int64_t H = in.h, W = in.w, L = (tw + 1) * m + 2, n = ny * tw, kb = u[0].kb;
     const std::int64_t panels = (n + kGemmNR - 1) / kGemmNR;
     float* ph = pad + L;  // [m][tw + 1]: pad's phases, ph[p][u] = pad[u * m + p]
-    for (std::int64_t c = 0; c < cin; ++c) {
+    for (std::int64_t c = c_begin; c < c_end; ++c) {
       const float* plane = in.plane(b, c);
       for (std::int64_t r = 0; r < ny; ++r)
         for (int k = 0; k < a; ++k) {
