@@ -2,6 +2,7 @@
 // The builder against upstream's parse_model table (fixtures/configs/params.txt): every row and the
 // total, for every config, in spec mode (no weights).
 #include <yv9/model/builder.hpp>
+#include <yv9/model/network.hpp>
 
 #include <fstream>
 #include <map>
@@ -129,4 +130,23 @@ TEST_CASE("builder: arguments print as Python's repr prints them") {
   // Through the yaml reader: what a config row's arguments print as.
   const Json row = io::parse_yaml("[None, 2, 'nearest', 0.50, 1.5e+3, true]", "t.yaml");
   CHECK(model::py_repr(row) == "['None', 2, 'nearest', 0.5, 1500.0, True]");
+}
+
+TEST_CASE("builder: the layers it packs are the layers the network keeps" * doctest::test_suite("fixtures")) {
+  // feeds_output decides from the config alone which layers a load packs (the auxiliary branch of
+  // dual heads is bound but not packed); the Network decides from the built layers which it keeps.
+  if (!yv9test::have_fixtures()) return;
+  const std::string dir = yv9test::fixtures_dir() + "/configs/";
+  int dual = 0;
+  for (const char* name : {"yolov9-c.yaml", "yolov9-e.yaml", "yolov9-c-MMQARepNCSPELAN4.yaml", "gelan-c.yaml", "gelan-t.yaml"}) {
+    CAPTURE(name);
+    model::ModelConfig cfg = model::load_config(dir + name);
+    const std::vector<bool> feeds = model::feeds_output(cfg);
+    weights::Binder spec;
+    model::Network<float> net(model::build<float>(cfg, spec));
+    REQUIRE(feeds.size() == net.info().size());
+    for (std::size_t i = 0; i < feeds.size(); ++i) CHECK(feeds[i] == net.live(static_cast<int>(i)));
+    dual += net.dropped().empty() ? 0 : 1;
+  }
+  CHECK(dual == 3);  // the yolov9-* configs drop their auxiliary branch
 }

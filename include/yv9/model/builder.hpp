@@ -184,6 +184,46 @@ inline std::string summary_row(const LayerInfo& l) {
 }
 
 
+// Which layers reach the model's output (its detection head, else its last layer), from the
+// config alone, before anything is built; a dual head reads only the second half of its inputs
+// (as DetectHead::used_inputs). A row whose 'from' is malformed makes every layer count (the
+// build then reports it).
+inline std::vector<bool> feeds_output(const ModelConfig& cfg) {
+  const std::size_t L = cfg.layers.size();
+  std::vector<bool> all(L, true), live(L, false);
+  if (L == 0) return live;
+  std::size_t out = L - 1;
+  for (std::size_t i = 0; i < L; ++i)
+    if (cfg.layers[i].module == "Detect" || cfg.layers[i].module == "DDetect" || cfg.layers[i].module == "DualDDetect") {
+      out = i;
+      break;
+    }
+  live[out] = true;
+  for (std::size_t i = L; i-- > 0;) {
+    if (!live[i]) continue;
+    const LayerDef& d = cfg.layers[i];
+    std::vector<std::int64_t> raw;
+    if (d.from.is_integer()) {
+      raw.push_back(d.from.as_int());
+    } else if (d.from.is_array()) {
+      for (const io::Json& f : d.from.as_array()) {
+        if (!f.is_integer()) return all;
+        raw.push_back(f.as_int());
+      }
+    } else {
+      return all;
+    }
+    const std::size_t first = d.module == "DualDDetect" ? raw.size() / 2 : 0;
+    for (std::size_t k = first; k < raw.size(); ++k) {
+      const std::int64_t j = raw[k] < 0 ? static_cast<std::int64_t>(i) + raw[k] : raw[k];
+      if (i == 0 && raw[k] == -1) continue;  // the image
+      if (j < 0 || j >= static_cast<std::int64_t>(i)) return all;
+      live[static_cast<std::size_t>(j)] = true;
+    }
+  }
+  return live;
+}
+
 // Builds (and, with a bound Binder, loads) the model. In spec mode (unbound Binder) the layers are
 // constructed with empty weights: use only the table, channels and strides.
 template <class T>
@@ -198,8 +238,11 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
   const std::int64_t side = b.image_size();
   const std::int64_t no = cfg.na * (cfg.nc + 5);
   std::int64_t copies = 0;
+  const std::vector<bool> feeds = feeds_output(cfg);
+  const bool packing = b.packing();
   for (std::size_t i = 0; i < cfg.layers.size(); ++i) {
     const LayerDef& d = cfg.layers[i];
+    b.set_packing(packing && (feeds[i] || !b.pack_only_live()));
     RowCtx r{cfg, d, static_cast<int>(i), cfg.label + ":" + std::to_string(d.line) + ": layer " + std::to_string(i) + " (" + d.module + ")", {}, {}};
     // from: -1 = previous layer (the image for layer 0); other negatives count back from this layer
     std::vector<std::int64_t> raw;
@@ -300,6 +343,7 @@ BuiltModel<T> build(const ModelConfig& cfg, weights::Binder& b) {
     ch.push_back(c2);
     m.info.push_back(std::move(info));
   }
+  b.set_packing(packing);
   m.params = b.param_count();
   // Strides as upstream measures them: 256 / feature size for a 256x256 probe.
   if (m.head >= 0) {

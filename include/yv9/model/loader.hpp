@@ -85,6 +85,7 @@ struct LoadOptions {
 inline void configure(weights::Binder& b, const LoadOptions& opt, int trained_imgsz = 0) {
   b.set_conv_algo(opt.conv);
   b.set_image_size(opt.imgsz > 0 ? opt.imgsz : trained_imgsz > 0 ? trained_imgsz : 640);
+  b.set_pack_only_live(!opt.keep_all);
 }
 
 template <class T>

@@ -273,7 +273,10 @@ class DualDDetect : public DetectHead<T> {
     if (ch.empty() || ch.size() % 2) throw ConfigError(p + ": DualDDetect needs an even number of inputs");
     const auto mid = ch.begin() + static_cast<std::ptrdiff_t>(ch.size() / 2);
     std::vector<DetectSet<T>> v;
+    const bool packing = b.packing();
+    b.set_packing(packing && !b.pack_only_live());  // the auxiliary set is dropped after the load
     v.emplace_back(b, p, std::vector<std::int64_t>(ch.begin(), mid), nc, true, "cv2", "cv3", "dfl", act);
+    b.set_packing(packing);
     v.emplace_back(b, p, std::vector<std::int64_t>(mid, ch.end()), nc, true, "cv4", "cv5", "dfl2", act, ch.size() / 2);
     return v;
   }

@@ -8,6 +8,7 @@
 // `detect --summary` without any weights.
 #pragma once
 #include <climits>
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -41,6 +42,34 @@ class Binder {
   // How the convolutions bound here will run (packed for im2col GEMM or transformed for Winograd).
   ops::ConvAlgo conv_algo() const { return conv_algo_; }
   void set_conv_algo(ops::ConvAlgo a) { conv_algo_ = a; }
+
+  // Whether the convolutions bound now are packed / transformed for speed. The builder turns it
+  // off for layers that will be dropped (the auxiliary branch of dual heads: bound and checked,
+  // then freed) when pack_only_live is set, so that they never hold Winograd's larger weights.
+  // Unpacked, a convolution still runs (plain GEMM on its PyTorch-layout weights).
+  bool packing() const { return packing_; }
+  void set_packing(bool on) { packing_ = on; }
+  bool pack_only_live() const { return pack_only_live_; }
+  void set_pack_only_live(bool on) { pack_only_live_ = on; }
+
+  // Winograd's weights are larger than im2col's (F(2,3) 16/9, F(4,3) 36/9 of them). Under Auto the
+  // layers bound first (the large maps, where Winograd gains most) take the fastest path until
+  // the extra bytes of the whole load reach a budget; later layers take the next smaller path
+  // (F(4,3) -> F(2,3) -> im2col). The activations shrink with the image, so the budget grows as
+  // they do: 64 MiB for 640x640 (the seed model at 640 then peaks at ~300 MB, within its
+  // 320 MB), 4x that for 320x320 (gelan-c at 320: ~0.87x ORT's time; 0.95x with 64 MiB), at most
+  // 256 MiB.
+  std::int64_t winograd_extra_budget() const {
+    const std::int64_t side = image_size_ > 0 ? image_size_ : 640;
+    const std::int64_t mib = std::min<std::int64_t>(256, 64 * 640 * 640 / std::max<std::int64_t>(side * side, 1));
+    return std::max<std::int64_t>(mib, 64) << 20;
+  }
+  // Claims `bytes` of the budget if they fit (mutable: a const Binder still packs).
+  bool claim_winograd_extra(std::int64_t bytes) const {
+    if (winograd_extra_ + bytes > winograd_extra_budget()) return false;
+    winograd_extra_ += bytes;
+    return true;
+  }
 
   // The map sizes the module being bound will see at the image size the load is tuned for
   // (model::LoadOptions::imgsz), one per input, set by the builder (empty: unknown). Convolutions
@@ -145,6 +174,8 @@ class Binder {
   std::int64_t params_ = 0;
   BinderLimits lim_;
   ops::ConvAlgo conv_algo_ = ops::default_conv_algo();
+  bool packing_ = true, pack_only_live_ = false;
+  mutable std::int64_t winograd_extra_ = 0;
   std::vector<Map> maps_;
   std::size_t input_ = 0;
   std::int64_t image_size_ = 0;

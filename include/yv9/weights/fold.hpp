@@ -7,6 +7,7 @@
 //   w' = w * gamma / sqrt(var + eps),   b' = beta - mean * gamma / sqrt(var + eps)
 // Unfolded weights go from the stored dtype straight to T.
 #pragma once
+#include <type_traits>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -59,7 +60,17 @@ ops::Conv2d<T> make_conv(const Binder& b, const ConvGeom& g, std::vector<T> w, s
   c.act = act;
   c.weight = std::move(w);
   c.bias = std::move(bias);
-  if (!c.weight.empty()) c.finalize(b.conv_algo(), false, b.map().h, b.map().w);  // spec mode has nothing to pack
+  if (c.weight.empty() || !b.packing()) return c;  // spec mode has nothing to pack
+  ops::ConvAlgo algo = b.conv_algo();
+  if constexpr (std::is_same_v<T, float>) {
+    if (algo == ops::ConvAlgo::Auto && !c.direct_for(algo, b.map().h, b.map().w)) {
+      const std::int64_t kernels = g.c1 * g.c2 * 4;  // bytes per weight of each 3x3 kernel
+      const int w = c.winograd_for(algo, b.map().h, b.map().w);
+      if (w == 4 && !b.claim_winograd_extra(kernels * (36 - 9))) algo = ops::ConvAlgo::F2;
+      if ((w == 2 || algo == ops::ConvAlgo::F2) && !b.claim_winograd_extra(kernels * (16 - 9))) algo = ops::ConvAlgo::Im2col;
+    }
+  }
+  c.finalize(algo, false, b.map().h, b.map().w);
   return c;
 }
 
