@@ -146,7 +146,7 @@ struct Winograd3x3 {
       // later its outputs Y, m^2 x nb), one padded input row and its phases
       const std::int64_t vstride = PanelB::floats(cin, nb);
       const std::size_t vsize = static_cast<std::size_t>(a2 * vstride), msize = static_cast<std::size_t>(a2 * cout * nb);
-      const std::size_t rsize = static_cast<std::size_t>(a2 * nb + L + m * (tw + 1));
+      const std::size_t rsize = static_cast<std::size_t>(a2 * nb + L + phase_floats(rows, tw));
 #else
       const std::size_t vsize = static_cast<std::size_t>(a2 * cin * nb), msize = static_cast<std::size_t>(a2 * cout * nb);
       const std::size_t rsize = static_cast<std::size_t>(2 * a * L + a * m * (tw + 1) + m * a * tw + m * m * tw);
@@ -194,7 +194,7 @@ struct Winograd3x3 {
     float* const V = thread_scratch<WinogradShared>(static_cast<std::size_t>(a2 * vstride));
     const std::int64_t cchunk = std::max<std::int64_t>(1, (cin + 4 * nt - 1) / (4 * nt));
     parallel_for(nt, (cin + cchunk - 1) / cchunk, [&](Jobs& q) {
-      float* D = thread_scratch<WinogradWork>(static_cast<std::size_t>(a2 * n + L + m * (tw + 1)));
+      float* D = thread_scratch<WinogradWork>(static_cast<std::size_t>(a2 * n + L + phase_floats(th, tw)));
       for (std::int64_t job; q.next(job);)
         input_transform16(in, 0, 0, th, tw, n, vstride, V, D, D + a2 * n, job * cchunk, std::min(cin, (job + 1) * cchunk));
     });
@@ -211,6 +211,9 @@ struct Winograd3x3 {
       }
     });
   }
+
+  // Floats of input_transform16's phase rows for a block of `rows` tile rows.
+  static std::int64_t phase_floats(std::int64_t rows, std::int64_t tw) { return (rows * m + a - m) * m * (tw + 1); }
 
   // sum_k C[Row][k] * v[k] with the coefficients as constants: zero terms skipped, unit ones
   // added or subtracted, the rest one FMA each.
@@ -251,26 +254,31 @@ struct Winograd3x3 {
                          std::int64_t c_end) const {
     const std::int64_t H = in.h, W = in.w, L = (tw + 1) * m + 2, n = ny * tw, kb = u[0].kb;
     const std::int64_t panels = (n + kGemmNR - 1) / kGemmNR;
-    float* ph = pad + L;  // [m][tw + 1]: pad's phases, ph[p][u] = pad[u * m + p]
+    // ph[i][p][u] = pad_i[u * m + p]: the m phases of each of the block's input rows i (image row
+    // ty0 * m - 1 + i, padded: pad_i[x + 1] = row at x), made once though tile rows share rows
+    float* ph = pad + L;
+    const std::int64_t rows_in = ny * m + a - m, prow = m * (tw + 1);
     for (std::int64_t c = c_begin; c < c_end; ++c) {
       const float* plane = in.plane(b, c);
+      for (std::int64_t i = 0; i < rows_in; ++i) {
+        const std::int64_t y = ty0 * m - 1 + i;
+        // (loops, not std::copy: these rows are short, and a memmove call per row cost 4% of gelan-c)
+        const std::int64_t w = y >= 0 && y < H ? std::min(W, L - 1) : 0;
+        const float* __restrict row = plane + (w > 0 ? y * W : 0);
+        pad[0] = 0.0f;
+        for (std::int64_t x = 0; x < w; ++x) pad[x + 1] = row[x];
+        for (std::int64_t x = w + 1; x < L; ++x) pad[x] = 0.0f;
+        float* phi = ph + i * prow;
+        for (int p = 0; p < m; ++p)
+          for (std::int64_t x = 0; x <= tw; ++x) phi[p * (tw + 1) + x] = pad[x * m + p];
+      }
       for (std::int64_t r = 0; r < ny; ++r)
-        for (int k = 0; k < a; ++k) {
-          const std::int64_t y = (ty0 + r) * m - 1 + k;  // pad[x + 1] = plane row y at x
-          // (loops, not std::copy: these rows are short, and a memmove call per row cost 4% of gelan-c)
-          const std::int64_t w = y >= 0 && y < H ? std::min(W, L - 1) : 0;
-          const float* __restrict row = plane + (w > 0 ? y * W : 0);
-          pad[0] = 0.0f;
-          for (std::int64_t x = 0; x < w; ++x) pad[x + 1] = row[x];
-          for (std::int64_t x = w + 1; x < L; ++x) pad[x] = 0.0f;
-          for (int p = 0; p < m; ++p)
-            for (std::int64_t x = 0; x <= tw; ++x) ph[p * (tw + 1) + x] = pad[x * m + p];
+        for (int k = 0; k < a; ++k)
           for (int j = 0; j < a; ++j) {
-            const float* __restrict src = ph + (j % m) * (tw + 1) + j / m;
+            const float* __restrict src = ph + (r * m + k) * prow + (j % m) * (tw + 1) + j / m;
             float* __restrict dst = D + (k * a + j) * nb + r * tw;
             for (std::int64_t x = 0; x < tw; ++x) dst[x] = src[x];
           }
-        }
       const std::int64_t k0 = c / kb * kb, kc = std::min(kb, cin - k0);
       float* vc = V + k0 * panels * kGemmNR + (c - k0) * kGemmNR;  // + xi * vstride + panel * kc * NR + lane
       for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
