@@ -15,6 +15,12 @@
 // chain of operations whatever the block split or thread count (sgemm's contract; the transforms
 // are per tile), so results are bit-identical for any number of threads.
 //
+// The transforms: AVX-512 builds vectorise them across 16 tiles of the whole block (the patches
+// are first laid out block-wide from each input row's m phases; coefficients are compile-time
+// constants, zero terms skipped) and write V straight in sgemm's packed-B layout (PanelB), so even
+// 5x5-tile maps keep most of the saving. Other builds vectorise them along one row of tiles
+// (input_transform / output_transform), and sgemm packs V.
+//
 // Accuracy: the transforms add rounding that direct convolution does not have; F(2,3)'s constants
 // (0, +-1, 1/2) keep it near the direct path, F(4,3)'s (up to 8 and 1/24) make it several times
 // larger. tests/test_winograd.cpp measures both against float64.
@@ -130,7 +136,8 @@ struct Winograd3x3 {
     while (nt > 1 && rows > 1 && in.n * ((th + rows - 1) / rows) < 4 * nt && (rows + 1) / 2 * tw >= kMinTiles) rows = (rows + 1) / 2;
     const std::int64_t blocks = (th + rows - 1) / rows, nb = rows * tw;
     // Small maps have fewer tile blocks than threads: split the output channels too, so that each
-    // thread streams only its rows of U (the input transform is then repeated per channel block).
+    // thread streams only its rows of U (the input transform is then repeated per channel block,
+    // except on AVX-512 for one image in one block: forward_shared transforms it once).
     std::int64_t kblocks = 1;
     if (in.n * blocks < nt) kblocks = std::min<std::int64_t>((nt + in.n * blocks - 1) / (in.n * blocks), (cout + kGemmMR - 1) / kGemmMR);
     const std::int64_t kb = ((cout + kblocks - 1) / kblocks + kGemmMR - 1) / kGemmMR * kGemmMR;
@@ -165,16 +172,13 @@ struct Winograd3x3 {
           const PanelB B(V + xi * vstride, cin, u[0].kb, n);
           sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
         }
+        output_transform16(Mx, out, b, ty0, ny, tw, nb, k0, kc, bias, act, rowbuf);
 #else
         for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty) input_transform(in, b, ty, tw, (ty - ty0) * tw, nb, V, rowbuf);
         for (int xi = 0; xi < a2; ++xi) {
           DenseB B(V + xi * cin * nb, nb);
           sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
         }
-#endif
-#if defined(__AVX512F__)
-        output_transform16(Mx, out, b, ty0, ny, tw, nb, k0, kc, bias, act, rowbuf);
-#else
         for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty)
           output_transform(Mx, out, b, ty, tw, (ty - ty0) * tw, nb, k0, kc, bias, act, rowbuf);
 #endif

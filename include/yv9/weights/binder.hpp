@@ -7,8 +7,8 @@
 // Without a source (spec mode) it only counts: the builder then yields the layer table of
 // `detect --summary` without any weights.
 #pragma once
-#include <climits>
 #include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <set>
 #include <string>

@@ -7,9 +7,9 @@
 //   w' = w * gamma / sqrt(var + eps),   b' = beta - mean * gamma / sqrt(var + eps)
 // Unfolded weights go from the stored dtype straight to T.
 #pragma once
-#include <type_traits>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -64,7 +64,7 @@ ops::Conv2d<T> make_conv(const Binder& b, const ConvGeom& g, std::vector<T> w, s
   ops::ConvAlgo algo = b.conv_algo();
   if constexpr (std::is_same_v<T, float>) {
     if (algo == ops::ConvAlgo::Auto && !c.direct_for(algo, b.map().h, b.map().w)) {
-      const std::int64_t kernels = g.c1 * g.c2 * 4;  // bytes per weight of each 3x3 kernel
+      const std::int64_t kernels = g.c1 * g.c2 * 4;  // bytes of one float per 3x3 kernel (Winograd: groups == 1)
       const int w = c.winograd_for(algo, b.map().h, b.map().w);
       if (w == 4 && !b.claim_winograd_extra(kernels * (36 - 9))) algo = ops::ConvAlgo::F2;
       if ((w == 2 || algo == ops::ConvAlgo::F2) && !b.claim_winograd_extra(kernels * (16 - 9))) algo = ops::ConvAlgo::Im2col;
