@@ -184,44 +184,55 @@ inline std::string summary_row(const LayerInfo& l) {
 }
 
 
+// Which layers reach layer `output` (from[i]: layer i's inputs, -1 = the image) through the
+// inputs used(i, count) marks (a vector<bool> of count). One walk for feeds_output and Network.
+template <class Used>
+std::vector<bool> reaching(const std::vector<std::vector<int>>& from, std::size_t output, Used&& used) {
+  std::vector<bool> live(from.size(), false);
+  live[output] = true;
+  for (std::size_t i = from.size(); i-- > 0;) {
+    if (!live[i]) continue;
+    const std::vector<bool> u = used(i, from[i].size());
+    for (std::size_t k = 0; k < from[i].size(); ++k)
+      if (u[k] && from[i][k] >= 0) live[static_cast<std::size_t>(from[i][k])] = true;
+  }
+  return live;
+}
+
 // Which layers reach the model's output (its detection head, else its last layer), from the
 // config alone, before anything is built; a dual head reads only the second half of its inputs
 // (as DetectHead::used_inputs). A row whose 'from' is malformed makes every layer count (the
 // build then reports it).
 inline std::vector<bool> feeds_output(const ModelConfig& cfg) {
   const std::size_t L = cfg.layers.size();
-  std::vector<bool> all(L, true), live(L, false);
-  if (L == 0) return live;
+  const std::vector<bool> all(L, true);
+  if (L == 0) return all;
+  std::vector<std::vector<int>> from(L);
   std::size_t out = L - 1;
-  for (std::size_t i = 0; i < L; ++i)
-    if (cfg.layers[i].module == "Detect" || cfg.layers[i].module == "DDetect" || cfg.layers[i].module == "DualDDetect") {
-      out = i;
-      break;
-    }
-  live[out] = true;
-  for (std::size_t i = L; i-- > 0;) {
-    if (!live[i]) continue;
+  bool head = false;
+  for (std::size_t i = 0; i < L; ++i) {
     const LayerDef& d = cfg.layers[i];
-    std::vector<std::int64_t> raw;
-    if (d.from.is_integer()) {
-      raw.push_back(d.from.as_int());
-    } else if (d.from.is_array()) {
-      for (const io::Json& f : d.from.as_array()) {
-        if (!f.is_integer()) return all;
-        raw.push_back(f.as_int());
-      }
-    } else {
-      return all;
+    if (!head && (d.module == "Detect" || d.module == "DDetect" || d.module == "DualDDetect")) {
+      out = i;
+      head = true;
     }
-    const std::size_t first = d.module == "DualDDetect" ? raw.size() / 2 : 0;
-    for (std::size_t k = first; k < raw.size(); ++k) {
-      const std::int64_t j = raw[k] < 0 ? static_cast<std::int64_t>(i) + raw[k] : raw[k];
-      if (i == 0 && raw[k] == -1) continue;  // the image
-      if (j < 0 || j >= static_cast<std::int64_t>(i)) return all;
-      live[static_cast<std::size_t>(j)] = true;
+    std::vector<io::Json> raw;
+    if (d.from.is_integer()) raw.push_back(d.from);
+    else if (d.from.is_array()) raw = d.from.as_array();
+    else return all;
+    for (const io::Json& f : raw) {
+      if (!f.is_integer()) return all;
+      const std::int64_t j = f.as_int() < 0 ? static_cast<std::int64_t>(i) + f.as_int() : f.as_int();
+      if (i == 0 && f.as_int() == -1) from[i].push_back(-1);  // the image
+      else if (j < 0 || j >= static_cast<std::int64_t>(i)) return all;
+      else from[i].push_back(static_cast<int>(j));
     }
   }
-  return live;
+  return reaching(from, out, [&](std::size_t i, std::size_t count) {
+    std::vector<bool> u(count, true);
+    if (cfg.layers[i].module == "DualDDetect") std::fill(u.begin(), u.begin() + static_cast<std::ptrdiff_t>(count / 2), false);
+    return u;
+  });
 }
 
 // Builds (and, with a bound Binder, loads) the model. In spec mode (unbound Binder) the layers are

@@ -35,14 +35,13 @@ class Network {
   explicit Network(BuiltModel<T> m, Options opt = {}) : m_(std::move(m)) {
     const std::size_t L = m_.layers.size();
     output_ = m_.head >= 0 ? m_.head : static_cast<int>(L) - 1;
-    live_.assign(L, opt.keep_all);
-    live_[static_cast<std::size_t>(output_)] = true;
-    for (std::size_t i = L; i-- > 0;) {
-      if (!live_[i]) continue;
-      const auto& from = m_.info[i].from;
-      const std::vector<bool> used = opt.keep_all ? std::vector<bool>(from.size(), true) : m_.layers[i]->used_inputs(from.size());
-      for (std::size_t k = 0; k < from.size(); ++k)
-        if (used[k] && from[k] >= 0) live_[static_cast<std::size_t>(from[k])] = true;
+    if (opt.keep_all) {
+      live_.assign(L, true);
+    } else {
+      std::vector<std::vector<int>> from;
+      for (const LayerInfo& info : m_.info) from.push_back(info.from);
+      live_ = reaching(from, static_cast<std::size_t>(output_),
+                       [&](std::size_t i, std::size_t count) { return m_.layers[i]->used_inputs(count); });
     }
     for (std::size_t i = 0; i < L; ++i)
       if (!live_[i]) {

@@ -82,6 +82,8 @@ inline float exp_scalar(float x) {
 // warn (-Wuninitialized, a false positive: GCC bug 105593) in every file that inlines them; the
 // masked forms with an all-ones mask compile to the same instructions without the warning.
 inline constexpr __mmask16 kAll16 = 0xFFFF;
+// The first min(n, 16) lanes (n >= 0): the mask of a loop's last, partial vector.
+inline __mmask16 tail_mask16(std::int64_t n) { return n >= 16 ? kAll16 : static_cast<__mmask16>((1u << n) - 1u); }
 
 inline __m512 exp16(__m512 x) {
   // vminps/vmaxps return the second operand when either is NaN: with the constant first, a NaN x
@@ -194,7 +196,7 @@ inline void map(const float* x, float* y, std::int64_t n, F f) {
   std::int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, f(_mm512_loadu_ps(x + i)));
   if (i < n) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 m = tail_mask16(n - i);
     _mm512_mask_storeu_ps(y + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));
   }
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -225,7 +227,7 @@ inline float exp_sub_max_sum(float* x, std::int64_t n, float m) {
     s = _mm512_add_ps(s, e);
   }
   if (i < n) {
-    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __mmask16 k = vmath::tail_mask16(n - i);
     const __m512 e = vmath::exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm));
     _mm512_mask_storeu_ps(x + i, k, e);
     s = _mm512_mask_add_ps(s, k, s, e);

@@ -257,7 +257,6 @@ struct Winograd3x3 {
                          std::int64_t nb, std::int64_t vstride, float* V, float* D, float* pad, std::int64_t c_begin,
                          std::int64_t c_end) const {
     const std::int64_t H = in.h, W = in.w, L = (tw + 1) * m + 2, n = ny * tw, kb = u[0].kb;
-    const std::int64_t panels = (n + kGemmNR - 1) / kGemmNR;
     // ph[i][p][u] = pad_i[u * m + p]: the m phases of each of the block's input rows i (image row
     // ty0 * m - 1 + i, padded: pad_i[x + 1] = row at x), made once though tile rows share rows
     float* ph = pad + L;
@@ -283,11 +282,10 @@ struct Winograd3x3 {
             float* __restrict dst = D + (k * a + j) * nb + r * tw;
             for (std::int64_t x = 0; x < tw; ++x) dst[x] = src[x];
           }
-      const std::int64_t k0 = c / kb * kb, kc = std::min(kb, cin - k0);
-      float* vc = V + k0 * panels * kGemmNR + (c - k0) * kGemmNR;  // + xi * vstride + panel * kc * NR + lane
+      static_assert(kGemmNR % 16 == 0, "a group of 16 tiles stays inside one packed-B panel");
       for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
-        const __mmask16 live = n - g0 >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - g0)) - 1);
-        float* vg = vc + (g0 / kGemmNR) * kc * kGemmNR + g0 % kGemmNR;
+        const __mmask16 live = vmath::tail_mask16(n - g0);
+        float* vg = V + PanelB::offset(c, g0, cin, kb, n);  // + xi * vstride
         __m512 e[a][a];  // e[k] = row k of the patch times B (the columns' transform)
         for (int k = 0; k < a; ++k) {
           __m512 d[a];
@@ -313,7 +311,7 @@ struct Winograd3x3 {
     for (std::int64_t k = k0; k < k0 + kc; ++k) {
       const __m512 bk = _mm512_set1_ps(bias ? bias[k] : 0.0f);
       for (std::int64_t g0 = 0; g0 < n; g0 += 16) {
-        const __mmask16 live = n - g0 >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - g0)) - 1);
+        const __mmask16 live = vmath::tail_mask16(n - g0);
         __m512 t[m][a];  // A^T M
         for (int j = 0; j < a; ++j) {
           __m512 col[a];
