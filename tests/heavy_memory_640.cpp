@@ -20,10 +20,10 @@ TEST_CASE("memory (heavy): seed-model MQA at 160x160 tokens stays under 256 MiB 
   Tensor<float> y(mqa.shape_for(x.shape()));
   Context ctx;
   ctx.threads = 2;
-  const long long base = yv9test::live_bytes().load();
+  const long long base = yv9test::live_total();
   yv9test::reset_peak();
   mqa.run(cview(x), view(y), ctx);
-  const long long peak = yv9test::peak_bytes().load() - base;
+  const long long peak = yv9test::peak_total() - base;
   MESSAGE("peak scratch " << peak / (1 << 20) << " MiB");
   CHECK(peak < (256ll << 20));
   bool finite = true;

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Counts live and peak heap bytes by replacing the global allocation functions. Include in exactly
 // one translation unit of a test executable (replacement functions are program-wide).
+// Big tensors and packed buffers do not come from the heap but from yv9's BlockCache (mapped
+// blocks, core/memory.hpp): live_total() and peak_total() count both.
 #pragma once
 #include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+
+#include <yv9/core/memory.hpp>
 
 namespace yv9test {
 
@@ -17,7 +21,18 @@ inline std::atomic<long long>& peak_bytes() {
   static std::atomic<long long> v{0};
   return v;
 }
-inline void reset_peak() { peak_bytes() = live_bytes().load(); }
+inline void reset_peak() {
+  peak_bytes() = live_bytes().load();
+  yv9::detail::BlockCache::instance().reset_peak();
+}
+// Heap and BlockCache together; the peak is the sum of the two peaks since reset_peak() (an upper
+// bound of their joint peak).
+inline long long live_total() {
+  return live_bytes().load() + static_cast<long long>(yv9::detail::BlockCache::instance().live_bytes());
+}
+inline long long peak_total() {
+  return peak_bytes().load() + static_cast<long long>(yv9::detail::BlockCache::instance().peak_bytes());
+}
 
 // Each block is preceded by a header at p - 64 holding its size and the pointer to free.
 inline void* tracked_alloc(std::size_t n, std::size_t align) {

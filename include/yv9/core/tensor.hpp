@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "error.hpp"
+#include "memory.hpp"
 
 namespace yv9 {
 
-inline constexpr std::size_t kTensorAlign = 64;
 inline constexpr int kMaxRank = 4;
 // No single tensor may exceed this many elements (16 GiB of float). Files that claim more are
 // refused before anything is allocated; see io/ readers for tighter, configurable limits.
@@ -83,7 +83,8 @@ inline std::string Shape::str() const { return shape_str(to_vector()); }
 
 namespace detail {
 struct AlignedFree {
-  void operator()(void* p) const { ::operator delete[](p, std::align_val_t(kTensorAlign)); }
+  std::size_t bytes = 0;  // as BlockCache::rounded
+  void operator()(void* p) const { BlockCache::instance().give(p, bytes); }
 };
 }  // namespace detail
 
@@ -95,9 +96,10 @@ class Tensor {
   Tensor() = default;
   // Uninitialised storage of the given shape (kernels overwrite every element).
   explicit Tensor(const Shape& shape) : shape_(shape), size_(shape.numel()) {
-    if (size_ > 0) {
-      void* p = ::operator new[](static_cast<std::size_t>(size_) * sizeof(T), std::align_val_t(kTensorAlign));
-      data_.reset(p);
+    if (size_ > 0) {  // storage from BlockCache (core/memory.hpp): big blocks are recycled
+      const std::size_t bytes = detail::BlockCache::rounded(static_cast<std::size_t>(size_) * sizeof(T));
+      data_ = std::unique_ptr<void, detail::AlignedFree>(detail::BlockCache::instance().take(bytes),
+                                                         detail::AlignedFree{bytes});
     }
   }
   static Tensor zeros(const Shape& shape) {

@@ -69,29 +69,12 @@
 #include <new>
 #include <vector>
 
+#include "../core/memory.hpp"
 #include "sgemm_kernels.hpp"
 
 namespace yv9::ops {
 
-// 64-byte aligned storage for packed panels (copyable, so layers holding a PackedA stay copyable).
-template <class T>
-struct AlignedAllocator {
-  using value_type = T;
-  static constexpr std::size_t kAlign = 64;
-  AlignedAllocator() = default;
-  template <class U>
-  AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t(kAlign))); }
-  void deallocate(T* p, std::size_t) noexcept { ::operator delete[](p, std::align_val_t(kAlign)); }
-  template <class U>
-  bool operator==(const AlignedAllocator<U>&) const noexcept {
-    return true;
-  }
-  template <class U>
-  bool operator!=(const AlignedAllocator<U>&) const noexcept {
-    return false;
-  }
-};
+using yv9::AlignedAllocator;  // core/memory.hpp: aligned, big blocks recycled
 
 struct PackedA {
   std::int64_t M = 0, K = 0;
