@@ -55,6 +55,24 @@ TEST_CASE("memory: MQA scratch is linear in tokens, never heads x Lq x Lk") {
   CHECK(at640 < (std::size_t(256) << 20));
 }
 
+TEST_CASE("memory: an attention layer reserves its scratch from the load's budget for speed") {
+  // Winograd's larger weights and the attention's scratch share one budget (weights::Binder), so
+  // that a model whose time goes to attention keeps its memory.
+  const weights::SyntheticSource src(7);
+  weights::Binder b(src);
+  b.set_image_size(640);
+  b.set_input_maps({{160, 160}});
+  nn::MqaArgs a;
+  a.in = 64;
+  const nn::MultiQueryAttentionLayerWithDownSampling<float> mqa(b, "m.", a);
+  const auto left = b.winograd_extra_budget() - static_cast<std::int64_t>(mqa.scratch_bytes(Shape{1, 64, 160, 160}, 2));
+  REQUIRE(left > 0);
+  CHECK_FALSE(b.claim_winograd_extra(left + 1));
+  CHECK(b.claim_winograd_extra(left));
+  b.reserve_scratch(std::int64_t(1) << 40);  // more than is left: the budget is used up, no more
+  CHECK_FALSE(b.claim_winograd_extra(1));
+}
+
 // BlockCache (core/memory.hpp), on instances of its own. Blocks must never overlap while live, and
 // live + cached bytes must never exceed the most live at once so far (the cache adds no peak).
 TEST_CASE("memory: BlockCache recycles big blocks without overlap, within the live high-water mark") {

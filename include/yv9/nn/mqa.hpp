@@ -56,6 +56,9 @@ class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
     key_proj_ = weights::load_conv2d<T>(b, p + "_key_proj.0.", ops::conv_geom(a.in, a.key_dim, 1, 1, 0), false);
     value_proj_ = weights::load_conv2d<T>(b, p + "_value_proj.0.", ops::conv_geom(a.in, a.key_dim, 1, 1, 0), false);
     out_proj_ = weights::load_conv2d<T>(b, p + "_output_proj.0.", ops::conv_geom(qc, a.in, 1, 1, 0), false);
+    // The memory this layer will need at the load's image size leaves less for Winograd (Binder).
+    if (const weights::Binder::Map m = b.map(); m.h > 0 && m.w > 0)
+      b.reserve_scratch(static_cast<std::int64_t>(scratch_bytes(Shape{1, a.in, m.h, m.w}, 2)));
   }
 
   const MqaArgs& args() const { return a_; }

@@ -52,23 +52,30 @@ class Binder {
   bool pack_only_live() const { return pack_only_live_; }
   void set_pack_only_live(bool on) { pack_only_live_ = on; }
 
-  // Winograd's weights are larger than im2col's (F(2,3) 16/9, F(4,3) 36/9 of them). Under Auto the
-  // layers bound first (the large maps, where Winograd gains most) take the fastest path until
-  // the extra bytes of the whole load reach a budget; later layers take the next smaller path
-  // (F(4,3) -> F(2,3) -> im2col). The activations shrink with the image, so the budget grows as
-  // they do: 64 MiB for 640x640 (the seed model at 640 then peaks at ~300 MB, within its
-  // 320 MB), 4x that for 320x320 (gelan-c at 320: ~0.87x ORT's time; 0.95x with 64 MiB), at most
-  // 256 MiB.
+  // Memory spent for speed, bounded per load. Winograd's weights are larger than im2col's (F(2,3)
+  // 16/9, F(4,3) 36/9 of them). Under Auto the layers bound first (the large maps, where Winograd
+  // gains most) take the fastest path until the extra bytes of the whole load reach a budget;
+  // later layers take the next smaller path (F(4,3) -> F(2,3) -> im2col). Attention layers
+  // reserve their scratch from the same budget when bound (reserve_scratch): a model whose time
+  // goes to attention (the seed model: 97% at 320) keeps its memory rather than spending it on
+  // convolutions that hardly count. The activations shrink with the image, so the budget grows as
+  // they do: 160 MiB for 640x640, 4x that (at most 256 MiB) for 320x320. Measured at 640:
+  // gelan-c 382 -> 337 ms (peak 269 -> 360 MB; ORT 623), the seed model ~300 MB (its 320 MB
+  // bound; it would reach 338 MB without the attention's reservation).
   std::int64_t winograd_extra_budget() const {
     const std::int64_t side = image_size_ > 0 ? image_size_ : 640;
-    const std::int64_t mib = std::min<std::int64_t>(256, 64 * 640 * 640 / std::max<std::int64_t>(side * side, 1));
-    return std::max<std::int64_t>(mib, 64) << 20;
+    const std::int64_t mib = std::min<std::int64_t>(256, 160 * 640 * 640 / std::max<std::int64_t>(side * side, 1));
+    return std::max<std::int64_t>(mib, 160) << 20;
   }
   // Claims `bytes` of the budget if they fit (mutable: a const Binder still packs).
   bool claim_winograd_extra(std::int64_t bytes) const {
     if (winograd_extra_ + bytes > winograd_extra_budget()) return false;
     winograd_extra_ += bytes;
     return true;
+  }
+  // Takes `bytes` (as much as is left) out of the budget for scratch a layer will need.
+  void reserve_scratch(std::int64_t bytes) const {
+    winograd_extra_ = std::min(winograd_extra_budget(), winograd_extra_ + std::max<std::int64_t>(bytes, 0));
   }
 
   // The map sizes the module being bound will see at the image size the load is tuned for
