@@ -8,11 +8,13 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../core/error.hpp"
 #include "../core/threads.hpp"
 #include "../core/view.hpp"
+#include "vexp.hpp"  // vmath::tail_mask16
 
 namespace yv9::ops {
 
@@ -87,10 +89,93 @@ void max_pool2d_separable(const T* src, T* dst, std::int64_t H, std::int64_t W, 
   }
 }
 
+#if defined(__AVX512F__)
+// The models' pools on AVX-512: a row at a time in whole vectors (the maps are 10-80 wide, where
+// the loops above spend more on row edges and remainders than on the maxima).
+namespace pool_detail {
+
+// PyTorch's max, v replacing m where v > m or v is NaN.
+inline __m512 nan_max16(__m512 m, __m512 v) {
+  const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  return _mm512_mask_mov_ps(m, take, v);
+}
+
+// Floats of row scratch max_pool_plane16 needs.
+inline std::int64_t max_pool_row_floats(std::int64_t W, std::int64_t Wo, std::int64_t k, std::int64_t p) {
+  return W + 2 * p + 2 * Wo + k + 64;
+}
+
+// Square window k, stride s (1 or 2), padding p on one plane. The window's rows are reduced first
+// into vpad, a row padded with -inf (p on the left; to the end on the right, so ceil_mode's last
+// windows need no edge case), then its columns: contiguous loads for s = 1, even lanes of two
+// vectors for s = 2. vpad: max_pool_row_floats, -inf outside [p, p + W) (the caller fills it once).
+inline void max_pool_plane16(const float* src, float* dst, std::int64_t H, std::int64_t W, std::int64_t Ho,
+                             std::int64_t Wo, std::int64_t k, std::int64_t s, std::int64_t p, float* vpad) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (std::int64_t oy = 0; oy < Ho; ++oy) {
+    const std::int64_t y0 = std::max<std::int64_t>(oy * s - p, 0), y1 = std::min<std::int64_t>(oy * s - p + k, H);
+    for (std::int64_t x0 = 0; x0 < W; x0 += 16) {
+      const __mmask16 mk = vmath::tail_mask16(W - x0);
+      __m512 m = ninf;
+      for (std::int64_t y = y0; y < y1; ++y) m = nan_max16(m, _mm512_maskz_loadu_ps(mk, src + y * W + x0));
+      _mm512_mask_storeu_ps(vpad + p + x0, mk, m);
+    }
+    float* d = dst + oy * Wo;
+    for (std::int64_t o0 = 0; o0 < Wo; o0 += 16) {
+      __m512 m = ninf;
+      for (std::int64_t j = 0; j < k; ++j) {
+        __m512 v;
+        if (s == 1) {
+          v = _mm512_loadu_ps(vpad + o0 + j);
+        } else {
+          const float* q = vpad + 2 * o0 + j;
+          v = _mm512_permutex2var_ps(_mm512_loadu_ps(q), even, _mm512_loadu_ps(q + 16));
+        }
+        m = nan_max16(m, v);
+      }
+      _mm512_mask_storeu_ps(d + o0, vmath::tail_mask16(Wo - o0), m);
+    }
+  }
+}
+
+// ((a + b) + c) + d, / 4 (as * 0.25: the same bits), a row of 16 outputs at a time.
+inline void avg_pool2x2_plane16(const float* src, float* dst, std::int64_t W, std::int64_t Ho, std::int64_t Wo) {
+  const __m512 quarter = _mm512_set1_ps(0.25f);
+  for (std::int64_t oy = 0; oy < Ho; ++oy) {
+    const float* r0 = src + oy * W;
+    const float* r1 = r0 + W;
+    for (std::int64_t x0 = 0; x0 < Wo; x0 += 16) {
+      const __mmask16 mk = vmath::tail_mask16(Wo - x0);
+      const __m512 a = _mm512_maskz_loadu_ps(mk, r0 + x0), b = _mm512_maskz_loadu_ps(mk, r0 + x0 + 1);
+      const __m512 c = _mm512_maskz_loadu_ps(mk, r1 + x0), e = _mm512_maskz_loadu_ps(mk, r1 + x0 + 1);
+      const __m512 sum = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), c), e);
+      _mm512_mask_storeu_ps(dst + oy * Wo + x0, mk, _mm512_mul_ps(sum, quarter));
+    }
+  }
+}
+
+}  // namespace pool_detail
+#endif
+
 template <class T>
 void max_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
   const std::int64_t planes = in.n * in.c;
   const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw && (g.sh == 1 || g.sh == 2)) {
+      parallel_for(nt, planes, [&](Jobs& q) {
+        std::vector<float> vpad(static_cast<std::size_t>(pool_detail::max_pool_row_floats(in.w, out.w, g.kw, g.pw)),
+                                -std::numeric_limits<float>::infinity());
+        for (std::int64_t pl; q.next(pl);)
+          pool_detail::max_pool_plane16(in.plane(pl / in.c, pl % in.c), out.plane(pl / in.c, pl % in.c), in.h, in.w,
+                                        out.h, out.w, g.kh, g.sh, g.ph, vpad.data());
+      });
+      return;
+    }
+  }
+#endif
   if (g.kh == g.kw && g.sh == g.sw && g.ph == g.pw && g.kh > 1) {
     parallel_for(nt, planes, [&](Jobs& q) {
       std::vector<T> tmp(static_cast<std::size_t>(in.h * out.w));
@@ -120,6 +205,12 @@ template <class T>
 void avg_pool2d(View<const T> in, View<T> out, const PoolGeom& g, const Context& ctx) {
   const int nt = ctx.threads_for(in.n * in.c * out.h * out.w * g.kh * g.kw, kGrainElems);
   if (g.kh == 2 && g.kw == 2 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>) {
+      for_each_plane(in, out, nt, [&](const T* src, T* dst) { pool_detail::avg_pool2x2_plane16(src, dst, in.w, out.h, out.w); });
+      return;
+    }
+#endif
     // ADown / AConv: ((a + b) + c) + d, then / 4 — PyTorch's summation order, vectorisable
     for_each_plane(in, out, nt, [&](const T* src, T* dst) {
       for (std::int64_t oy = 0; oy < out.h; ++oy) {
