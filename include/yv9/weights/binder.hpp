@@ -59,9 +59,10 @@ class Binder {
   // reserve their scratch from the same budget when bound (reserve_scratch): a model whose time
   // goes to attention (the seed model: 97% at 320) keeps its memory rather than spending it on
   // convolutions that hardly count. The activations shrink with the image, so the budget grows as
-  // they do: 160 MiB for 640x640, 4x that (at most 256 MiB) for 320x320. Measured at 640:
-  // gelan-c 382 -> 337 ms (peak 269 -> 360 MB; ORT 623), the seed model ~300 MB (its 320 MB
-  // bound; it would reach 338 MB without the attention's reservation).
+  // they do: 160 MiB for 640x640 (and larger images), 4x that (at most 256 MiB) for 320x320.
+  // Measured at 640 against the 64 MiB before: gelan-c 382 -> ~325 ms (peak 269 -> 360 MB; ORT
+  // 623); the seed model 222 MiB (its attention takes the whole budget; 338 MiB without the
+  // reservation, above its 320 MB bound).
   std::int64_t winograd_extra_budget() const {
     const std::int64_t side = image_size_ > 0 ? image_size_ : 640;
     const std::int64_t mib = std::min<std::int64_t>(256, 160 * 640 * 640 / std::max<std::int64_t>(side * side, 1));
