@@ -93,6 +93,10 @@ int run_geoms(const std::string& list, int reps, const Context& ctx) {
     }
     const ops::ConvGeom g = ops::conv_geom(v[0], v[1], v[2], v[3]);
     const long hw = v[4];
+    if (std::max(g.c1, g.c2) * hw * hw > (std::int64_t(1) << 28) || g.weight_numel() > (std::int64_t(1) << 28)) {
+      std::fprintf(stderr, "bench_conv: --geom %s is over 1 GiB per tensor\n", list.substr(pos, end - pos).c_str());
+      return 2;
+    }
     const double gflop = 2e-9 * static_cast<double>(g.macs(hw, hw));
     std::printf("%-28s map %4ld  %8.4f GMAC:", g.str().c_str(), hw, gflop / 2);
     const bool s1_3x3 = g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1;
