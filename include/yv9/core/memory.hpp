@@ -20,6 +20,7 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 #if defined(__linux__) && defined(MREMAP_MAYMOVE)
 #define YV9_BLOCK_CACHE 1
@@ -60,7 +61,9 @@ class BlockCache {
   }
   // The size a request of `bytes` occupies (whole pages when cached); take and give use it.
   static std::size_t rounded(std::size_t bytes) {
-    return bytes < kMinBytes || !kEnabled ? bytes : (bytes + kPage - 1) / kPage * kPage;
+    if (bytes < kMinBytes || !kEnabled) return bytes;
+    const std::size_t page = page_size();
+    return (bytes + page - 1) / page * page;
   }
 
   // Storage for bytes (as rounded() returns them), aligned to kTensorAlign.
@@ -184,7 +187,19 @@ class BlockCache {
   }
 
  private:
-  static constexpr std::size_t kPage = 4096;
+  // Splits and merges happen at page boundaries: the system's page (4 KiB on x86, up to 64 KiB on
+  // arm64 kernels), read once.
+  static std::size_t page_size() {
+#ifdef YV9_BLOCK_CACHE
+    static const std::size_t page = [] {
+      const long p = ::sysconf(_SC_PAGESIZE);
+      return p >= 4096 && p <= (1l << 24) && (p & (p - 1)) == 0 ? static_cast<std::size_t>(p) : std::size_t(4096);
+    }();
+    return page;
+#else
+    return 4096;
+#endif
+  }
   static bool cached(std::size_t bytes) { return kEnabled && bytes >= kMinBytes; }
   struct Block {
     void* p;
