@@ -208,7 +208,8 @@ class BlockCache {
 
   std::mutex mu_;
   std::vector<Block> free_;  // oldest first
-  std::size_t live_ = 0, cached_ = 0, high_ = 0, peak_ = 0;
+  std::size_t live_ = 0, cached_ = 0, peak_ = 0;
+  [[maybe_unused]] std::size_t high_ = 0;  // the bound's mark (unused where caching is off)
 };
 
 }  // namespace detail
