@@ -52,11 +52,13 @@ const char* kUsage =
     "       detect --weights M.bin --tensor IN.npy --raw OUT.npy [--threads N]\n"
     "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n"
     "         any mode that runs a network: --conv auto|im2col|f2|f4|direct (default auto: per 3x3 layer the path\n"
-    "         measured fastest for its channels and map; im2col: the smallest memory)\n";
+    "         measured fastest for its channels and map; im2col: the smallest memory)\n"
+    "         and --precision fp32|bf16|auto (default fp32; bf16: the convolutions' GEMMs on bfloat16 operands with\n"
+    "         float32 accumulation, needs AVX512_BF16; auto: bf16 where the CPU has it)\n";
 
 const yv9tool::ArgSpec kArgs = {
     /*values=*/{"--config", "--weights", "--tensor", "--raw", "--threads", "--img", "--runs", "--warmup", "--source", "--conf",
-                "--iou", "--max-det", "--out", "--vid-stride", "--shard", "--stream-timeout", "--conv"},
+                "--iou", "--max-det", "--out", "--vid-stride", "--shard", "--stream-timeout", "--conv", "--precision"},
     /*flags=*/{"--summary", "--bench", "--agnostic-nms", "--square", "--save-txt", "--save-conf", "--json", "--jsonl", "--nosave"},
     /*lists=*/{"--classes"},
     /*aliases=*/{{"--conf-thres", "--conf"}, {"--iou-thres", "--iou"}, {"--imgsz", "--img"}, {"--img-size", "--img"}, {"--project", "--out"}},
@@ -73,6 +75,8 @@ yv9::model::LoadOptions load_options(const Args& a, int imgsz = 0) {
   o.imgsz = imgsz;
   if (a.has("--conv") && !yv9::ops::conv_algo_from_name(a.get("--conv"), o.conv))
     throw yv9::UsageError("--conv must be auto, im2col, f2, f4 or direct, got '" + a.get("--conv") + "'");
+  if (a.has("--precision") && !yv9::model::precision_from_name(a.get("--precision"), o.precision))
+    throw yv9::UsageError("--precision must be fp32, bf16 or auto, got '" + a.get("--precision") + "'");
   return o;
 }
 
@@ -486,7 +490,7 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
-    load_options(a);  // a bad --conv is a usage error before any work
+    yv9::model::resolve_precision(load_options(a).precision);  // a bad --conv or --precision: refused before any work
     if (a.has("--summary")) {
       if (!a.has("--config")) throw yv9::UsageError("--summary needs --config MODEL.yaml");
       return run_summary(a);

@@ -26,10 +26,11 @@ namespace {
 
 const char* kUsage =
     "usage: val --weights M.bin --data DATA.yaml [--img N] [--batch 32] [--conf 0.001] [--iou 0.7]\n"
-    "           [--max-det 300] [--task val|test] [--json OUT.json] [--threads N]\n";
+    "           [--max-det 300] [--task val|test] [--json OUT.json] [--threads N]\n"
+    "           [--precision fp32|bf16|auto]   (bf16: needs AVX512_BF16; auto: bf16 where the CPU has it)\n";
 
 const yv9tool::ArgSpec kArgs = {
-    /*values=*/{"--weights", "--data", "--img", "--batch", "--conf", "--iou", "--max-det", "--task", "--json", "--threads"},
+    /*values=*/{"--weights", "--data", "--img", "--batch", "--conf", "--iou", "--max-det", "--task", "--json", "--threads", "--precision"},
     /*flags=*/{},
     /*lists=*/{},
     /*aliases=*/{{"--conf-thres", "--conf"}, {"--iou-thres", "--iou"}, {"--imgsz", "--img"}, {"--img-size", "--img"}, {"--batch-size", "--batch"}},
@@ -67,6 +68,8 @@ int run(const yv9tool::Args& a) {
   const std::vector<std::string> images = yv9::vision::list_images(*split);
   yv9::model::LoadOptions lo;
   lo.imgsz = a.has("--img") ? o.img : 0;  // convolution paths for this size (else the training size)
+  if (a.has("--precision") && !yv9::model::precision_from_name(a.get("--precision"), lo.precision))
+    throw yv9::UsageError("--precision must be fp32, bf16 or auto, got '" + a.get("--precision") + "'");
   const auto model = yv9::model::load_model<float>(a.get("--weights"), lo);
   if (!a.has("--img")) {  // the size the model was trained at, as detect does; upstream's 640 otherwise
     o.img = model.meta.imgsz > 0 ? model.meta.imgsz : 640;

@@ -70,6 +70,34 @@ struct LoadedModel {
   ModelMeta meta;
 };
 
+// The arithmetic of the convolutions' GEMMs, fixed at load because the weights are packed for it.
+//   Fp32  every layer in float32: PyTorch's results within the float32 noise (the default).
+//   Bf16  the GEMMs (im2col and Winograd's) on bfloat16 operands with float32 accumulation
+//         (ops/bf16.hpp); everything between them in float32. Needs AVX512_BF16.
+//   Auto  Bf16 where the CPU has it, else Fp32.
+enum class Precision { Fp32, Bf16, Auto };
+
+inline bool precision_from_name(const std::string& name, Precision& out) {
+  if (name == "fp32") out = Precision::Fp32;
+  else if (name == "bf16") out = Precision::Bf16;
+  else if (name == "auto") out = Precision::Auto;
+  else return false;
+  return true;
+}
+inline const char* precision_name(Precision p) {
+  return p == Precision::Bf16 ? "bf16" : p == Precision::Auto ? "auto" : "fp32";
+}
+
+// What `p` runs as on this CPU (Fp32 or Bf16); Bf16 on a CPU without it throws one line naming
+// the missing feature.
+inline Precision resolve_precision(Precision p) {
+  const bool has = ops::cpu_has_avx512_bf16();
+  if (p == Precision::Auto) return has ? Precision::Bf16 : Precision::Fp32;
+  if (p == Precision::Bf16 && !has)
+    throw ConfigError("precision bf16 needs AVX512_BF16 (vdpbf16ps), which this CPU (or OS) does not offer; use fp32");
+  return p;
+}
+
 // How a model is loaded.
 struct LoadOptions {
   ops::ConvAlgo conv = ops::default_conv_algo();  // how 3x3 convolutions run (ops/conv.hpp): speed or memory
@@ -78,6 +106,7 @@ struct LoadOptions {
   // paths). 0: the training size the weight file records, else 640.
   int imgsz = 0;
   bool keep_all = false;  // also run the training-only layers (Network::Options)
+  Precision precision = Precision::Fp32;  // see Precision
 };
 
 // Sets up a Binder as load_model does: the convolution path and the image size it is tuned for
@@ -86,6 +115,7 @@ inline void configure(weights::Binder& b, const LoadOptions& opt, int trained_im
   b.set_conv_algo(opt.conv);
   b.set_image_size(opt.imgsz > 0 ? opt.imgsz : trained_imgsz > 0 ? trained_imgsz : 640);
   b.set_pack_only_live(!opt.keep_all);
+  b.set_bf16(resolve_precision(opt.precision) == Precision::Bf16);
 }
 
 template <class T>

@@ -27,6 +27,7 @@
 #include "../core/threads.hpp"
 #include "../core/view.hpp"
 #include "activation.hpp"
+#include "bf16.hpp"
 #include "direct.hpp"
 #include "gemm.hpp"
 #include "sgemm.hpp"
@@ -150,6 +151,7 @@ struct Conv2d {
   std::vector<T> bias;    // [c2] or empty
   Activation act;
   std::vector<PackedA> packed;  // float, im2col path: one packed weight matrix per group
+  std::vector<PackedA16> packed16;  // the same in bf16 when finalized for bf16 (then packed is empty)
   int winograd = 0;             // float: 2 or 4 when Winograd F(winograd, 3) runs this layer
   bool direct = false;          // float: the direct 3x3 kernel runs this layer
   Winograd3x3<2> f2;
@@ -182,28 +184,42 @@ struct Conv2d {
   }
 
   // Packs the weights for sgemm or transforms them for Winograd (float only). Without keep_plain
-  // the PyTorch-layout copy is freed. map_h x map_w: as in winograd_for.
-  void finalize(ConvAlgo algo, bool keep_plain = false, std::int64_t map_h = 0, std::int64_t map_w = 0) {
+  // the PyTorch-layout copy is freed. map_h x map_w: as in winograd_for. bf16: the GEMMs (im2col
+  // and Winograd's) run on bf16 operands (ops/bf16.hpp; the caller checked the CPU); the direct
+  // kernel, which serves only the smallest channel counts, stays fp32.
+  void finalize(ConvAlgo algo, bool keep_plain = false, std::int64_t map_h = 0, std::int64_t map_w = 0,
+                bool bf16 = false) {
     if constexpr (std::is_same_v<T, float>) {
       packed.clear();
+      packed16.clear();
       f2 = {};
       f4 = {};
       d3 = {};
       direct = direct_for(algo, map_h, map_w);
       winograd = direct ? 0 : winograd_for(algo, map_h, map_w);
+      // F(4,3)'s transform domain spreads values over a wide range (constants up to 8 and 1/24):
+      // operands rounded to bf16 there gave errors ~20x the bf16 im2col path's (tests/test_bf16.cpp),
+      // F(2,3)'s ~1.1x. bf16 runs F(2,3) instead.
+      if (bf16 && winograd == 4) winograd = 2;
       if (direct) {
         d3 = Direct3x3(weight.data(), g.c1, g.c2);
       } else if (winograd == 2) {
-        f2 = Winograd3x3<2>(weight.data(), g.c1, g.c2);
+        f2 = Winograd3x3<2>(weight.data(), g.c1, g.c2, bf16);
       } else if (winograd == 4) {
-        f4 = Winograd3x3<4>(weight.data(), g.c1, g.c2);
+        f4 = Winograd3x3<4>(weight.data(), g.c1, g.c2, bf16);
       } else {
         const std::int64_t Mg = g.cout_g(), K = g.kdim();
-        for (std::int64_t grp = 0; grp < g.groups; ++grp) packed.push_back(pack_a(weight.data() + grp * Mg * K, Mg, K, K));
+        for (std::int64_t grp = 0; grp < g.groups; ++grp) {
+          if (bf16)
+            packed16.push_back(pack_a16(weight.data() + grp * Mg * K, Mg, K, K));
+          else
+            packed.push_back(pack_a(weight.data() + grp * Mg * K, Mg, K, K));
+        }
       }
       if (!keep_plain) std::vector<T>().swap(weight);
     }
     (void)keep_plain;
+    (void)bf16;
     (void)algo;
     (void)map_h;
     (void)map_w;
@@ -226,7 +242,7 @@ struct Conv2d {
       if (direct) return forward_direct(in, out, b, ctx);
       if (winograd == 2) return f2.forward(in, out, b, act, ctx);
       if (winograd == 4) return f4.forward(in, out, b, act, ctx);
-      if (!packed.empty()) return forward_sgemm(in, out, ctx);
+      if (!packed.empty() || !packed16.empty()) return forward_sgemm(in, out, ctx);
     }
     const std::int64_t K = g.kdim(), Mg = g.cout_g();
     const std::int64_t tw = tile_width(P), tiles = (P + tw - 1) / tw;
@@ -315,9 +331,14 @@ struct Conv2d {
         float* C = out.plane(b, grp * Mg);
         Epilogue e = epi;
         e.bias = bias.empty() ? nullptr : bias.data() + grp * Mg;
+        const auto gemm = [&](const BPacker& B) {
+          if (!packed16.empty())
+            sgemm_bf16(packed16[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch);
+          else
+            sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch);
+        };
         if (direct) {
-          DenseB B(src, in.hw());
-          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch);
+          gemm(DenseB(src, in.hw()));
         } else {
           Im2colB B;
           B.src = src;
@@ -332,7 +353,7 @@ struct Conv2d {
           B.dh = g.dh;
           B.dw = g.dw;
           B.Wo = Wo;
-          sgemm(packed[static_cast<std::size_t>(grp)], m0, mc, B, j0, ncols, C, P, e, scratch);
+          gemm(B);
         }
         if (separate)
           for (std::int64_t i = 0; i < mc; ++i) act.apply(C + (m0 + i) * P + j0, ncols);

@@ -35,6 +35,7 @@
 #include "../core/threads.hpp"
 #include "../core/view.hpp"
 #include "activation.hpp"
+#include "bf16.hpp"
 #include "sgemm.hpp"
 #include "vexp.hpp"
 
@@ -84,11 +85,13 @@ struct Winograd3x3 {
   static constexpr int m = F::m, a = F::a, a2 = a * a;
   static constexpr std::int64_t kMinTiles = 64;  // per job: fewer leave the a^2 GEMMs streaming U for a few columns
   std::int64_t cin = 0, cout = 0;
-  std::vector<PackedA> u;  // a^2 packed K x C matrices
+  std::vector<PackedA> u;      // a^2 packed K x C matrices (fp32)
+  std::vector<PackedA16> u16;  // or the same in bf16 (ops/bf16.hpp), then u is empty
 
   Winograd3x3() = default;
-  // weight: [cout][cin][3][3] (PyTorch layout).
-  Winograd3x3(const float* weight, std::int64_t c_in, std::int64_t c_out) : cin(c_in), cout(c_out) {
+  // weight: [cout][cin][3][3] (PyTorch layout). bf16: U rounded to bf16 and the a^2 products run
+  // on bf16 operands (V rounded as it is packed), fp32 accumulation; the transforms stay fp32.
+  Winograd3x3(const float* weight, std::int64_t c_in, std::int64_t c_out, bool bf16 = false) : cin(c_in), cout(c_out) {
     std::vector<float> ux(static_cast<std::size_t>(a2 * cout * cin));
     for (std::int64_t k = 0; k < cout; ++k)
       for (std::int64_t c = 0; c < cin; ++c) {
@@ -107,8 +110,21 @@ struct Winograd3x3 {
             ux[static_cast<std::size_t>(((i * a + j) * cout + k) * cin + c)] = static_cast<float>(s);
           }
       }
-    u.resize(a2);
-    for (int xi = 0; xi < a2; ++xi) pack_a(u[static_cast<std::size_t>(xi)], ux.data() + xi * cout * cin, cout, cin, cin);
+    if (bf16) {
+      u16.resize(a2);
+      for (int xi = 0; xi < a2; ++xi) pack_a16(u16[static_cast<std::size_t>(xi)], ux.data() + xi * cout * cin, cout, cin, cin);
+    } else {
+      u.resize(a2);
+      for (int xi = 0; xi < a2; ++xi) pack_a(u[static_cast<std::size_t>(xi)], ux.data() + xi * cout * cin, cout, cin, cin);
+    }
+  }
+
+  // Bytes of the transformed weights.
+  std::int64_t weight_bytes() const {
+    std::int64_t s = 0;
+    for (const PackedA& p : u) s += static_cast<std::int64_t>(p.data.size() * sizeof(float));
+    for (const PackedA16& p : u16) s += static_cast<std::int64_t>(p.bytes());
+    return s;
   }
 
   // Tile rows per block. Every block streams all of U (a^2 K x C, tens of MB in the widest layers)
@@ -169,15 +185,15 @@ struct Winograd3x3 {
 #if defined(__AVX512F__)
         input_transform16(in, b, ty0, ny, tw, nb, vstride, V, rowbuf, rowbuf + a2 * nb, 0, cin);
         for (int xi = 0; xi < a2; ++xi) {
-          const PanelB B(V + xi * vstride, cin, u[0].kb, n);
-          sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
+          const PanelB B(V + xi * vstride, cin, kblock(), n);
+          product(xi, k0, kc, B, n, Mx + xi * cout * nb, nb, scratch);
         }
         output_transform16(Mx, out, b, ty0, ny, tw, nb, k0, kc, bias, act, rowbuf);
 #else
         for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty) input_transform(in, b, ty, tw, (ty - ty0) * tw, nb, V, rowbuf);
         for (int xi = 0; xi < a2; ++xi) {
           DenseB B(V + xi * cin * nb, nb);
-          sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * nb, nb, Epilogue{}, scratch);
+          product(xi, k0, kc, B, n, Mx + xi * cout * nb, nb, scratch);
         }
         for (std::int64_t ty = ty0; ty < ty0 + ny; ++ty)
           output_transform(Mx, out, b, ty, tw, (ty - ty0) * tw, nb, k0, kc, bias, act, rowbuf);
@@ -187,6 +203,17 @@ struct Winograd3x3 {
   }
 
  private:
+  std::int64_t kblock() const { return gemm_k_block(cin); }  // U's K blocking, which V's panels follow
+
+  // M[xi] rows [k0, k0+kc) = U[xi] * V[xi] (columns [0, n)), in fp32 or bf16.
+  void product(int xi, std::int64_t k0, std::int64_t kc, const BPacker& B, std::int64_t n, float* C, std::int64_t ldc,
+               float* scratch) const {
+    if (!u16.empty())
+      sgemm_bf16(u16[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, C, ldc, Epilogue{}, scratch);
+    else
+      sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, C, ldc, Epilogue{}, scratch);
+  }
+
 #if defined(__AVX512F__)
   // One image whose tiles make a single block, on nt threads: the threads first transform the
   // input together (channels split), into one V, then split the output channels for the GEMMs and
@@ -208,8 +235,8 @@ struct Winograd3x3 {
       for (std::int64_t kblk; q.next(kblk);) {
         const std::int64_t k0 = kblk * kb, kc = std::min(kb, cout - k0);
         for (int xi = 0; xi < a2; ++xi) {
-          const PanelB B(V + xi * vstride, cin, u[0].kb, n);
-          sgemm(u[static_cast<std::size_t>(xi)], k0, kc, B, 0, n, Mx + xi * cout * n, n, Epilogue{}, scratch);
+          const PanelB B(V + xi * vstride, cin, kblock(), n);
+          product(xi, k0, kc, B, n, Mx + xi * cout * n, n, scratch);
         }
         output_transform16(Mx, out, 0, 0, th, tw, n, k0, kc, bias, act, Mx + a2 * cout * n);
       }
@@ -256,7 +283,7 @@ struct Winograd3x3 {
   void input_transform16(View<const float> in, std::int64_t b, std::int64_t ty0, std::int64_t ny, std::int64_t tw,
                          std::int64_t nb, std::int64_t vstride, float* V, float* D, float* pad, std::int64_t c_begin,
                          std::int64_t c_end) const {
-    const std::int64_t H = in.h, W = in.w, L = (tw + 1) * m + 2, n = ny * tw, kb = u[0].kb;
+    const std::int64_t H = in.h, W = in.w, L = (tw + 1) * m + 2, n = ny * tw, kb = kblock();
     // ph[i][p][u] = pad_i[u * m + p]: the m phases of each of the block's input rows i (image row
     // ty0 * m - 1 + i, padded: pad_i[x + 1] = row at x), made once though tile rows share rows
     float* ph = pad + L;

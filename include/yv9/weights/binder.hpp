@@ -42,6 +42,9 @@ class Binder {
   // How the convolutions bound here will run (packed for im2col GEMM or transformed for Winograd).
   ops::ConvAlgo conv_algo() const { return conv_algo_; }
   void set_conv_algo(ops::ConvAlgo a) { conv_algo_ = a; }
+  // Whether the convolutions' GEMMs are packed for bf16 compute (ops/bf16.hpp; model::Precision).
+  bool bf16() const { return bf16_; }
+  void set_bf16(bool on) { bf16_ = on; }
 
   // Whether the convolutions bound now are packed / transformed for speed. The builder turns it
   // off for layers that will be dropped (the auxiliary branch of dual heads: bound and checked,
@@ -182,6 +185,7 @@ class Binder {
   std::int64_t params_ = 0;
   BinderLimits lim_;
   ops::ConvAlgo conv_algo_ = ops::default_conv_algo();
+  bool bf16_ = false;
   bool packing_ = true, pack_only_live_ = false;
   mutable std::int64_t winograd_extra_ = 0;
   std::vector<Map> maps_;
