@@ -3,8 +3,10 @@
 // and F(4,3), direct), timed side by side per channel count and map size: the measurements behind
 // ops::auto_conv_path's table, for a new CPU or a changed kernel.
 //
-//   bench_conv [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...] [--only PATH]
-//   bench_conv [--threads N] [--reps R] --geom C1,C2,K,S,MAP[/C1,C2,K,S,MAP...]
+//   bench_conv [--bf16] [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...] [--only PATH]
+//   bench_conv [--bf16] [--threads N] [--reps R] --geom C1,C2,K,S,MAP[/C1,C2,K,S,MAP...]
+//
+// --bf16: the GEMMs on bfloat16 operands (ops/bf16.hpp; F(4,3) runs as F(2,3) there).
 //
 // --geom times any convolutions (K x K, stride S, 'same' padding, MAP x MAP input) on every path
 // that takes them, with GFLOP/s: for the layers the table does not cover (strided, 1x1).
@@ -22,6 +24,8 @@
 
 using namespace yv9;
 namespace {
+
+bool g_bf16 = false;  // --bf16: the GEMMs on bf16 operands (ops/bf16.hpp; F(4,3) then runs as F(2,3))
 
 std::vector<long> parse_list(const char* s) {
   std::vector<long> v;
@@ -61,7 +65,7 @@ double time_conv(const ops::ConvGeom& g, long hw, ops::ConvAlgo algo, int reps, 
   for (float& x : conv.weight) x = nd(rng) * 0.05f;
   for (float& x : conv.bias) x = nd(rng) * 0.1f;
   conv.act = ops::Activation{ops::ActKind::SiLU};
-  conv.finalize(algo, false, hw, hw);
+  conv.finalize(algo, false, hw, hw, g_bf16);
   Tensor<float> in(Shape{1, g.c1, hw, hw}), out(Shape{1, g.c2, g.out_h(hw), g.out_w(hw)});
   for (std::int64_t i = 0; i < in.size(); ++i) in.data()[i] = nd(rng);
   conv.forward(cview(in), view(out), ctx);  // warm-up
@@ -126,6 +130,7 @@ int main(int argc, char** argv) {
     else if (i + 1 < argc && a == "--channels") channels = parse_list(argv[++i]);
     else if (i + 1 < argc && a == "--maps") maps = parse_list(argv[++i]);
     else if (i + 1 < argc && a == "--geom") geoms = argv[++i];
+    else if (a == "--bf16") g_bf16 = true;
     else if (i + 1 < argc && a == "--only") {
       if (!ops::conv_algo_from_name(argv[++i], only) || only == ops::ConvAlgo::Auto) {
         std::fprintf(stderr, "bench_conv: --only takes im2col, f2, f4 or direct\n");
@@ -134,13 +139,17 @@ int main(int argc, char** argv) {
     }
     else {
       std::fprintf(stderr,
-                   "usage: bench_conv [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...] [--only PATH]\n"
-                   "       bench_conv [--threads N] [--reps R] --geom C1,C2,K,S,MAP[/C1,C2,K,S,MAP...]\n");
+                   "usage: bench_conv [--bf16] [--threads N] [--reps R] [--channels 16,32,...] [--maps 10,20,...] [--only PATH]\n"
+                   "       bench_conv [--bf16] [--threads N] [--reps R] --geom C1,C2,K,S,MAP[/C1,C2,K,S,MAP...]\n");
       return 2;
     }
   }
   if (threads < 1 || threads > 256 || reps < 1 || reps > 1000) {
     std::fprintf(stderr, "bench_conv: --threads 1..256, --reps 1..1000\n");
+    return 2;
+  }
+  if (g_bf16 && !ops::cpu_has_avx512_bf16()) {
+    std::fprintf(stderr, "bench_conv: --bf16 needs AVX512_BF16, which this CPU does not offer\n");
     return 2;
   }
   Context ctx;

@@ -149,6 +149,7 @@ int run_bench(const Args& a) {
   const auto [H, W] = parse_size(a.get("--img", "640"));
   const int runs = a.get_int("--runs", 1, 100000, 10);
   const int warmup = a.get_int("--warmup", 0, 100000, 1);
+  const char* precision = yv9::model::precision_name(yv9::model::resolve_precision(load_options(a).precision));
   yv9::model::Network<float> net;
   std::string name;
   if (a.has("--weights")) {
@@ -212,8 +213,8 @@ int run_bench(const Args& a) {
     for (int i : net.dropped()) std::printf(" %d", i);
     std::printf("\n");
   }
-  std::printf("bench: model=%s img=%dx%d threads=%d runs=%d min_ms=%.3f median_ms=%.3f peak_rss_mb=%.1f loaded_rss_mb=%.1f gflops=%.1f\n",
-              name.c_str(), H, W, ctx.threads, runs, min_s * 1e3, med_s * 1e3, peak_rss_mb(), loaded_mb, 2.0 * total_macs / min_s * 1e-9);
+  std::printf("bench: model=%s img=%dx%d threads=%d precision=%s runs=%d min_ms=%.3f median_ms=%.3f peak_rss_mb=%.1f loaded_rss_mb=%.1f gflops=%.1f\n",
+              name.c_str(), H, W, ctx.threads, precision, runs, min_s * 1e3, med_s * 1e3, peak_rss_mb(), loaded_mb, 2.0 * total_macs / min_s * 1e-9);
   return 0;
 }
 

@@ -144,6 +144,24 @@ inline ConvAlgo auto_conv_path(std::int64_t cc, std::int64_t area) {
 #endif
 }
 
+// auto_conv_path for bf16 loads (model::Precision::Bf16), whose GEMMs run twice as many
+// multiply-adds per instruction while the Winograd transforms and F(2,3)'s extra tiles stay fp32
+// work, and where F(4,3) is not used (too inaccurate on bf16 operands, see Conv2d::finalize).
+// Measured on Zen 5 (AVX512_BF16, 2026-12-07, bench_conv --bf16 at 1 and 2 threads, c -> c): im2col
+// up to 32 x 32 channels at every map (1.1-1.4x faster than F(2,3)) and up to 64 x 64 below 80x80
+// (1.2-1.6x); F(2,3) from 256 x 256 everywhere (1.2-1.4x), and for 128 x 128 except at 20x20,
+// where im2col is as fast or faster (0.27 vs 0.34 ms on two threads). Against fp32's best path on
+// the same layer, two threads: 1.1-1.6x faster everywhere (one thread: fp32 F(4,3) stays ahead
+// by up to 1.2x at 128 channels and more from 20x20).
+inline ConvAlgo auto_conv_path_bf16(std::int64_t cc, std::int64_t area) {
+  if (cc <= 16 * 16 && area >= 32 * 32) return ConvAlgo::Direct;  // fp32 direct, as auto_conv_path
+  if (area <= 0) return cc <= 64 * 64 ? ConvAlgo::Im2col : ConvAlgo::F2;
+  if (cc <= 32 * 32) return ConvAlgo::Im2col;
+  if (cc <= 64 * 64) return area >= 80 * 80 ? ConvAlgo::F2 : ConvAlgo::Im2col;
+  if (cc < 256 * 256) return area > 14 * 14 && area < 40 * 40 ? ConvAlgo::Im2col : ConvAlgo::F2;
+  return ConvAlgo::F2;
+}
+
 template <class T>
 struct Conv2d {
   ConvGeom g;
@@ -160,17 +178,18 @@ struct Conv2d {
 
   // Whether finalize() gives this layer to the direct kernel under `algo` (map as in
   // winograd_for; Auto: auto_conv_path).
-  bool direct_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0) const {
+  bool direct_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0, bool bf16 = false) const {
     if (!winograd_applies(g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups)) return false;
     if (algo == ConvAlgo::Direct) return true;
     if (algo != ConvAlgo::Auto) return false;
-    return auto_conv_path(g.c1 * g.c2, map_h * map_w) == ConvAlgo::Direct;
+    const std::int64_t cc = g.c1 * g.c2, area = map_h * map_w;
+    return (bf16 ? auto_conv_path_bf16(cc, area) : auto_conv_path(cc, area)) == ConvAlgo::Direct;
   }
 
   // The Winograd variant finalize() takes for this layer under `algo` when direct_for says no: 0
   // (im2col GEMM), 2 or 4. map_h x map_w: the input map the layer is expected to run on (0 x 0:
   // unknown); Auto: auto_conv_path.
-  int winograd_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0) const {
+  int winograd_for(ConvAlgo algo, std::int64_t map_h = 0, std::int64_t map_w = 0, bool bf16 = false) const {
     if (!winograd_applies(g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups)) return 0;
     switch (algo) {
       case ConvAlgo::Im2col:
@@ -179,7 +198,8 @@ struct Conv2d {
       case ConvAlgo::F4: return 4;
       case ConvAlgo::Auto: break;
     }
-    const ConvAlgo a = auto_conv_path(g.c1 * g.c2, map_h * map_w);
+    const std::int64_t cc = g.c1 * g.c2, area = map_h * map_w;
+    const ConvAlgo a = bf16 ? auto_conv_path_bf16(cc, area) : auto_conv_path(cc, area);
     return a == ConvAlgo::F4 ? 4 : a == ConvAlgo::F2 ? 2 : 0;
   }
 
@@ -195,8 +215,8 @@ struct Conv2d {
       f2 = {};
       f4 = {};
       d3 = {};
-      direct = direct_for(algo, map_h, map_w);
-      winograd = direct ? 0 : winograd_for(algo, map_h, map_w);
+      direct = direct_for(algo, map_h, map_w, bf16);
+      winograd = direct ? 0 : winograd_for(algo, map_h, map_w, bf16);
       // F(4,3)'s transform domain spreads values over a wide range (constants up to 8 and 1/24):
       // operands rounded to bf16 there gave errors ~20x the bf16 im2col path's (tests/test_bf16.cpp),
       // F(2,3)'s ~1.1x. bf16 runs F(2,3) instead.
@@ -209,8 +229,11 @@ struct Conv2d {
         f4 = Winograd3x3<4>(weight.data(), g.c1, g.c2, bf16);
       } else {
         const std::int64_t Mg = g.cout_g(), K = g.kdim();
+        // A short K (the stem: 3 x 3 x 3 = 27) leaves the kernel too little to amortise B's
+        // conversion: measured 1.0 ms fp32 vs 1.2 ms bf16 on gelan-c's stem at 320. fp32 there.
+        const bool use16 = bf16 && K >= 64;
         for (std::int64_t grp = 0; grp < g.groups; ++grp) {
-          if (bf16)
+          if (use16)
             packed16.push_back(pack_a16(weight.data() + grp * Mg * K, Mg, K, K));
           else
             packed.push_back(pack_a(weight.data() + grp * Mg * K, Mg, K, K));

@@ -63,10 +63,10 @@ ops::Conv2d<T> make_conv(const Binder& b, const ConvGeom& g, std::vector<T> w, s
   if (c.weight.empty() || !b.packing()) return c;  // spec mode has nothing to pack
   ops::ConvAlgo algo = b.conv_algo();
   if constexpr (std::is_same_v<T, float>) {
-    if (algo == ops::ConvAlgo::Auto && !c.direct_for(algo, b.map().h, b.map().w)) {
+    if (algo == ops::ConvAlgo::Auto && !c.direct_for(algo, b.map().h, b.map().w, b.bf16())) {
       // extra bytes over im2col's 9 values per 3x3 kernel (Winograd: groups == 1)
       const std::int64_t kernels = g.c1 * g.c2 * (b.bf16() ? 2 : std::int64_t(sizeof(float)));
-      const int w = c.winograd_for(algo, b.map().h, b.map().w);
+      const int w = c.winograd_for(algo, b.map().h, b.map().w, b.bf16());
       if (w == 4 && !b.claim_winograd_extra(kernels * (ops::Winograd3x3<4>::a2 - 9))) algo = ops::ConvAlgo::F2;
       if ((w == 2 || algo == ops::ConvAlgo::F2) && !b.claim_winograd_extra(kernels * (ops::Winograd3x3<2>::a2 - 9)))
         algo = ops::ConvAlgo::Im2col;
