@@ -218,7 +218,7 @@ TEST_CASE("bf16 convolutions: im2col exact on the rounded operands, Winograd wit
   struct C {
     std::int64_t c1, c2, k, s, g, h, w;
   };
-  const C cases[] = {{3, 16, 3, 2, 1, 33, 31}, {32, 48, 1, 1, 1, 20, 20}, {64, 64, 3, 1, 1, 20, 20},
+  const C cases[] = {{8, 16, 3, 2, 1, 33, 31}, {64, 48, 1, 1, 1, 20, 20}, {64, 64, 3, 1, 1, 20, 20},
                      {128, 96, 3, 1, 1, 10, 10}, {48, 48, 3, 2, 1, 19, 19}, {16, 32, 3, 1, 2, 9, 40}};
   std::mt19937 rng(5);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -251,6 +251,13 @@ TEST_CASE("bf16 convolutions: im2col exact on the rounded operands, Winograd wit
     const ops::Conv2d<float> c32 = conv_for(g, w, bias, ops::ConvAlgo::Im2col, false);
     const ops::Conv2d<float> c16 = conv_for(g, w, bias, ops::ConvAlgo::Im2col, true);
     REQUIRE(!c16.packed16.empty());
+    if (t.c1 == 8) {  // a K below 64 (the 3-channel stem) stays fp32: too short to amortise B's conversion
+      ops::ConvGeom stem = ops::conv_geom(3, 16, 3, 2);
+      const ops::Conv2d<float> s16 = conv_for(stem, std::vector<float>(static_cast<std::size_t>(stem.weight_numel()), 0.5f),
+                                              std::vector<float>(16, 0.0f), ops::ConvAlgo::Im2col, true);
+      CHECK(s16.packed16.empty());
+      CHECK(!s16.packed.empty());
+    }
     const Tensor<float> y32 = ops::run_conv(c32, cview(x), two), y16 = ops::run_conv(c16, cview(x), two);
     const Tensor<float> y16one = ops::run_conv(c16, cview(x), one);
     CHECK(std::memcmp(y16.data(), y16one.data(), sizeof(float) * static_cast<std::size_t>(y16.size())) == 0);
@@ -279,7 +286,9 @@ TEST_CASE("bf16 convolutions: im2col exact on the rounded operands, Winograd wit
         const double ew = max_abs(yw, ref);
         MESSAGE("   bf16 F(" << cw.winograd << ",3): " << ew << " (" << ew / e16 << "x bf16 im2col)");
         // the operands are rounded in the transform domain, where F(4,3)'s constants spread them
-        CHECK(ew <= 2.0 * std::max(e16, std::ldexp(1.0, -9) * peak));
+        // V = B^T d B sums up to 4 inputs (U up to 9 taps / 4), rounded as one: its error per operand is
+        // up to ~2x im2col's, measured 1.1-2.1x; 3x bounds it, a bug gives O(peak)
+        CHECK(ew <= 3.0 * std::max(e16, std::ldexp(1.0, -9) * peak));
       }
     }
   }
