@@ -10,7 +10,8 @@
 // float runs on ops/sgemm (weights packed once by finalize(), im2col fused into B packing, bias
 // and activation in the GEMM epilogue), except 3x3 stride-1 'same' convolutions, which finalize()
 // hands to Winograd F(4,3) or F(2,3) (ops/winograd.hpp) or, when small, to the direct kernel
-// (ops/direct.hpp); `winograd` and `direct` say which. Other types
+// (ops/direct.hpp); `winograd` and `direct` say which. Finalized for bf16 (model::Precision), the
+// im2col and Winograd GEMMs run on bf16 operands instead (ops/bf16.hpp: packed16, u16). Other types
 // (double, the precision reference) run on Eigen over explicit im2col tiles. Either way each
 // output element is one fixed chain of operations, so results are identical for any thread count
 // and any work split.
