@@ -21,7 +21,8 @@
 //   B, 12 broadcasts of A and 24 vdpbf16ps: twice the multiply-adds of the fp32 kernel's k step.
 //
 // B is first packed in fp32 by the same BPackers sgemm uses (or read where it already lies in
-// that layout: Winograd), then converted a block at a time while it is in L2 (convert_b).
+// that layout: Winograd), then converted a block at a time while it is in L2 (convert_b); a plain
+// matrix (DenseB: the 1x1 convolutions) is converted straight from memory (pack_dense).
 //
 // Dispatch is at run time: the native kernels are compiled for AVX512_BF16 with a target
 // attribute in every x86 build (an AVX2 binary uses them on a CPU that has the feature) and run
@@ -239,6 +240,35 @@ YV9_BF16_TARGET inline void convert_b(const float* src, std::int64_t kc, std::in
   }
 }
 
+// DenseB's block (rows k0.., columns j0.. of a row-major matrix, leading dimension ldb) straight
+// into bf16 pairs, without DenseB::pack's fp32 copy: the same words as DenseB::pack followed by
+// convert_b (columns past nc zero).
+YV9_BF16_TARGET inline void pack_dense(const float* src, std::int64_t ldb, std::int64_t kc, std::int64_t nc,
+                                      std::uint32_t* dst) {
+  const std::int64_t kc2 = PackedA16::pairs(kc), panels = (nc + kBfNR - 1) / kBfNR;
+  alignas(64) static constexpr std::uint16_t kInter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i inter = _mm512_load_si512(kInter);
+  for (std::int64_t q = 0; q < kc2; ++q) {
+    const float* r0 = src + 2 * q * ldb;
+    const float* r1 = r0 + ldb;
+    const bool odd = 2 * q + 1 < kc;
+    for (std::int64_t p = 0; p < panels; ++p)
+      for (int h = 0; h < 2; ++h) {
+        const std::int64_t c = p * kBfNR + h * 16, n = nc - c;
+        std::uint32_t* d = dst + (p * kc2 + q) * kBfNR + h * 16;
+        if (n <= 0) {
+          _mm512_storeu_si512(d, _mm512_setzero_si512());
+          continue;
+        }
+        const __mmask16 m = n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+        const __m512 lo = _mm512_maskz_loadu_ps(m, r0 + c);
+        const __m512 hi = odd ? _mm512_maskz_loadu_ps(m, r1 + c) : _mm512_setzero_ps();
+        _mm512_storeu_si512(d, _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(hi, lo)));
+      }
+  }
+}
+
 template <int R, int NV>
 YV9_BF16_TARGET void micro_kernel_bf16(std::int64_t kc2, const std::uint32_t* a, const std::uint32_t* b, float* c,
                                        std::int64_t ldc, int ncols, bool load_c) {
@@ -322,7 +352,12 @@ inline void sgemm_bf16(const PackedA16& A, std::int64_t m0, std::int64_t mc, con
   std::uint32_t* const b16 = bf16_thread_scratch(bf16_b_words(nc));
   for (std::int64_t k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += (K == 0 ? 1 : A.kb)) {
     const std::int64_t kc = K == 0 ? 0 : A.block_kc(k0), kc2 = PackedA16::pairs(kc);
-    if (kc > 0) {
+    const DenseB* dense = emulate ? nullptr : dynamic_cast<const DenseB*>(&B);
+    if (kc > 0 && dense) {
+#if YV9_BF16_NATIVE
+      bf16_detail::pack_dense(dense->B + k0 * dense->ldb + j0, dense->ldb, kc, nc, b16);
+#endif
+    } else if (kc > 0) {
       const float* bp = B.packed(k0, kc, j0, nc);
       if (!bp) {
         B.pack(k0, kc, j0, nc, scratch);
