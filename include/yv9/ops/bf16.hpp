@@ -27,7 +27,7 @@
 // Dispatch is at run time: the native kernels are compiled for AVX512_BF16 with a target
 // attribute in every x86 build (an AVX2 binary uses them on a CPU that has the feature) and run
 // only where cpu_has_avx512_bf16() says the CPU and the OS support it. Elsewhere bf16 compute is
-// refused (model::Precision); the scalar path (sgemm_bf16_reference) exists for the tests.
+// refused (model::Precision); the scalar twin (sgemm_bf16 with emulate) runs anywhere, for the tests.
 //
 // Determinism: as sgemm, each C element is one fixed chain (pairs in k order), whatever the
 // tiling or thread count.
