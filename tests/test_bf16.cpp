@@ -6,6 +6,7 @@
 // Tolerance of the twin against float64: the reference takes the bf16-rounded operands, so only
 // the fp32 accumulation remains: |got - ref| <= 2 * u * sqrt(K) * S + 1e-6 * |ref| (u = 2^-24,
 // S = sum_k |a_ik * b_kj|), test_sgemm's bound; a wrong or missing pair (~S / K) still fails.
+#include <yv9/ops/attention.hpp>
 #include <yv9/ops/bf16.hpp>
 #include <yv9/ops/conv.hpp>
 #include <yv9/ops/reference.hpp>
@@ -291,5 +292,84 @@ TEST_CASE("bf16 convolutions: im2col exact on the rounded operands, Winograd wit
         CHECK(ew <= 3.0 * std::max(e16, std::ldexp(1.0, -9) * peak));
       }
     }
+  }
+}
+
+// The attention in bf16 (Precision::Bf16 loads of MMQA models): K^T, V^T and the scaled Q^T rounded
+// to bf16, P = exp(S - m) rounded as the second product packs it, everything else fp32.
+//   reference: float64 on those rounded operands, with P exact. P's rounding (2^-9 relative per
+//   element) then moves O by at most 2^-9 * max|V| (O is a P-weighted mean of V over l, which is
+//   summed from the unrounded P); the rest is fp32 noise. A wrong pair or a missed key block is
+//   O(max|V|).
+TEST_CASE("bf16 attention: scalar twin within P's rounding of float64, native bit-identical, any thread count") {
+  struct A {
+    std::int64_t rows, Lk, d;
+  };
+  const A cases[] = {{96, 256, 48}, {200, 300, 48}, {37, 513, 17}, {8 * 100, 100, 32}};
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (const A& c : cases) {
+    CAPTURE(c.rows);
+    CAPTURE(c.Lk);
+    CAPTURE(c.d);
+    std::vector<float> Q(static_cast<std::size_t>(c.rows * c.d)), K(static_cast<std::size_t>(c.d * c.Lk)),
+        V(static_cast<std::size_t>(c.Lk * c.d));
+    for (float& v : Q) v = 1.5f * nd(rng);  // scores of a few units, as in trained models
+    for (float& v : K) v = nd(rng);
+    for (float& v : V) v = nd(rng);
+    const float scale = 1.0f / std::sqrt(6.0f);
+    Context one, two;
+    two.threads = 2;
+    auto run_attn = [&](ops::AttnPrecision p, const Context& ctx) {
+      std::vector<float> O(Q.size());
+      ops::attention_sgemm(Q.data(), c.rows, K.data(), V.data(), c.Lk, c.d, scale, O.data(), ctx, p);
+      return O;
+    };
+    const std::vector<float> twin = run_attn(ops::AttnPrecision::Bf16Emulated, two);
+    const std::vector<float> f32 = run_attn(ops::AttnPrecision::Fp32, two);
+    double vmax = 0, worst = 0, worst32 = 0, worst_exact = 0;
+    for (float v : V) vmax = std::max(vmax, double(std::fabs(v)));
+    for (std::int64_t r = 0; r < c.rows; ++r) {
+      std::vector<double> s(static_cast<std::size_t>(c.Lk)), s_exact(s.size());
+      double mx = -1e300, mx_exact = -1e300;
+      for (std::int64_t j = 0; j < c.Lk; ++j) {
+        double a = 0, b = 0;
+        for (std::int64_t k = 0; k < c.d; ++k) {
+          const float q = Q[static_cast<std::size_t>(r * c.d + k)], kk = K[static_cast<std::size_t>(k * c.Lk + j)];
+          a += round_trip(scale * q) * round_trip(kk);
+          b += double(scale) * q * kk;
+        }
+        s[static_cast<std::size_t>(j)] = a;
+        s_exact[static_cast<std::size_t>(j)] = b;
+        mx = std::max(mx, a);
+        mx_exact = std::max(mx_exact, b);
+      }
+      for (std::int64_t k = 0; k < c.d; ++k) {
+        double num = 0, l = 0, num_e = 0, l_e = 0;
+        for (std::int64_t j = 0; j < c.Lk; ++j) {
+          const double p = std::exp(s[static_cast<std::size_t>(j)] - mx), pe = std::exp(s_exact[static_cast<std::size_t>(j)] - mx_exact);
+          num += p * round_trip(V[static_cast<std::size_t>(j * c.d + k)]);
+          l += p;
+          num_e += pe * V[static_cast<std::size_t>(j * c.d + k)];
+          l_e += pe;
+        }
+        const std::size_t i = static_cast<std::size_t>(r * c.d + k);
+        worst = std::max(worst, std::fabs(twin[i] - num / l));
+        worst32 = std::max(worst32, std::fabs(f32[i] - num_e / l_e));
+        worst_exact = std::max(worst_exact, std::fabs(twin[i] - num_e / l_e));
+      }
+    }
+    MESSAGE("attention rows " << c.rows << " keys " << c.Lk << " d " << c.d << ": bf16 twin " << worst
+                              << " from float64 on its rounded operands (bound " << std::ldexp(vmax, -9)
+                              << "); from exact float64: bf16 " << worst_exact << ", fp32 " << worst32);
+    CHECK(worst <= std::ldexp(vmax, -9) + 1e-5 * vmax);
+    CHECK(std::memcmp(twin.data(), f32.data(), sizeof(float) * twin.size()) != 0);  // bf16 was really used
+    if (!ops::cpu_has_avx512_bf16()) {
+      MESSAGE("SKIPPED: this CPU has no AVX512_BF16; the native bf16 attention is untested here");
+      continue;
+    }
+    const std::vector<float> native = run_attn(ops::AttnPrecision::Bf16, two), native1 = run_attn(ops::AttnPrecision::Bf16, one);
+    CHECK(std::memcmp(native.data(), twin.data(), sizeof(float) * twin.size()) == 0);
+    CHECK(std::memcmp(native1.data(), twin.data(), sizeof(float) * twin.size()) == 0);
   }
 }

@@ -56,6 +56,7 @@ class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
     key_proj_ = weights::load_conv2d<T>(b, p + "_key_proj.0.", ops::conv_geom(a.in, a.key_dim, 1, 1, 0), false);
     value_proj_ = weights::load_conv2d<T>(b, p + "_value_proj.0.", ops::conv_geom(a.in, a.key_dim, 1, 1, 0), false);
     out_proj_ = weights::load_conv2d<T>(b, p + "_output_proj.0.", ops::conv_geom(qc, a.in, 1, 1, 0), false);
+    if (b.bf16()) attn_precision_ = ops::AttnPrecision::Bf16;  // the load checked the CPU (model::Precision)
     // The memory this layer will need at the load's image size leaves less for Winograd (Binder).
     if (const weights::Binder::Map m = b.map(); m.h > 0 && m.w > 0)
       b.reserve_scratch(static_cast<std::int64_t>(scratch_bytes(Shape{1, a.in, m.h, m.w}, 2)));
@@ -112,7 +113,7 @@ class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
       ops::PackedKV kv;
       {
         const Tensor<T> k = project(x, key_dw_, key_proj_, ctx), v = project(x, value_dw_, value_proj_, ctx);
-        kv = ops::pack_kv(k.data(), v.data(), k.dim(2) * k.dim(3), a_.key_dim, ctx);
+        kv = ops::pack_kv(k.data(), v.data(), k.dim(2) * k.dim(3), a_.key_dim, ctx, attn_precision_);
       }
       Tensor<T> q = query(x, ctx);
       ops::attention_packed(q.data(), a_.heads * Lq, kv, scale, q.data(), ctx);
@@ -167,6 +168,7 @@ class MultiQueryAttentionLayerWithDownSampling : public UnaryModule<T> {
 
   MqaArgs a_;
   ops::Conv2d<T> q_proj_, key_dw_, value_dw_, key_proj_, value_proj_, out_proj_;
+  ops::AttnPrecision attn_precision_ = ops::AttnPrecision::Fp32;  // Bf16 on bf16 loads (ops/attention.hpp)
 };
 
 }  // namespace yv9::nn

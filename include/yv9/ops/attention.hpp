@@ -24,6 +24,7 @@
 
 #include "../core/threads.hpp"
 #include "../core/view.hpp"
+#include "bf16.hpp"
 #include "gemm.hpp"
 #include "sgemm.hpp"
 #include "vexp.hpp"
@@ -120,23 +121,46 @@ inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float
 
 // K^T and V^T packed per block of keys: what every query row block streams. Made before the
 // queries exist, so that K and V can be freed first (the seed model at 640: Q alone is 39 MB).
+//
+// bf16 (AttnPrecision::Bf16, the model's Precision::Bf16): both products run on sgemm_bf16, with K^T
+// and V^T rounded once here, the scaled Q^T and P^T rounded as each GEMM packs its B. Scores, the
+// online softmax and O stay fp32. Emulated runs the scalar twin (tests).
+enum class AttnPrecision { Fp32, Bf16, Bf16Emulated };
+
 struct PackedKV {
   std::int64_t Lk = 0, d = 0;
-  std::vector<PackedA> kt, vt;
+  AttnPrecision precision = AttnPrecision::Fp32;
+  std::vector<PackedA> kt, vt;        // fp32
+  std::vector<PackedA16> kt16, vt16;  // bf16
 };
 
-inline PackedKV pack_kv(const float* K, const float* V, std::int64_t Lk, std::int64_t d, const Context& ctx) {
+inline PackedKV pack_kv(const float* K, const float* V, std::int64_t Lk, std::int64_t d, const Context& ctx,
+                        AttnPrecision precision = AttnPrecision::Fp32) {
   using namespace attn_detail;
   PackedKV kv;
   kv.Lk = Lk;
   kv.d = d;
-  const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys;
-  kv.kt.resize(static_cast<std::size_t>(kblocks));
-  kv.vt.resize(static_cast<std::size_t>(kblocks));
-  parallel_for_each(ctx.threads, kblocks, [&](std::int64_t b) {
+  kv.precision = precision;
+  const bool b16 = precision != AttnPrecision::Fp32;
+  const std::size_t kblocks = static_cast<std::size_t>((Lk + kKeys - 1) / kKeys);
+  (b16 ? kv.kt16.resize(kblocks) : kv.kt.resize(kblocks));
+  (b16 ? kv.vt16.resize(kblocks) : kv.vt.resize(kblocks));
+  parallel_for_each(ctx.threads, static_cast<std::int64_t>(kblocks), [&](std::int64_t b) {
     const std::int64_t c0 = b * kKeys, nk = std::min(kKeys, Lk - c0);
-    pack_a_strided(kv.kt[static_cast<std::size_t>(b)], K + c0, nk, d, 1, Lk);      // K^T: A[key][dim] = K[dim][key]
-    pack_a_strided(kv.vt[static_cast<std::size_t>(b)], V + c0 * d, d, nk, 1, d);  // V^T: A[dim][key] = V[key][dim]
+    const std::size_t i = static_cast<std::size_t>(b);
+    if (b16) {
+      // pack_a16 reads rows: K^T's rows are K's columns, so transpose the block first.
+      std::vector<float> t(static_cast<std::size_t>(nk * d));
+      for (std::int64_t k = 0; k < d; ++k)
+        for (std::int64_t c = 0; c < nk; ++c) t[static_cast<std::size_t>(c * d + k)] = K[k * Lk + c0 + c];
+      pack_a16(kv.kt16[i], t.data(), nk, d, d);
+      for (std::int64_t c = 0; c < nk; ++c)
+        for (std::int64_t k = 0; k < d; ++k) t[static_cast<std::size_t>(k * nk + c)] = V[(c0 + c) * d + k];
+      pack_a16(kv.vt16[i], t.data(), d, nk, nk);
+    } else {
+      pack_a_strided(kv.kt[i], K + c0, nk, d, 1, Lk);      // K^T: A[key][dim] = K[dim][key]
+      pack_a_strided(kv.vt[i], V + c0 * d, d, nk, 1, d);  // V^T: A[dim][key] = V[key][dim]
+    }
   });
   return kv;
 }
@@ -149,6 +173,7 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
   const std::vector<PackedA>& kt = kv.kt;
   const std::vector<PackedA>& vt = kv.vt;
   const std::int64_t npanels = kRows / kGemmNR;
+  const bool b16 = kv.precision != AttnPrecision::Fp32, emulate = kv.precision == AttnPrecision::Bf16Emulated;
   parallel_for(ctx.threads, rblocks, [&](Jobs& q) {
     std::vector<float> qpanels(static_cast<std::size_t>(npanels * d * kGemmNR));
     std::vector<float> st(static_cast<std::size_t>(npanels * kKeys * kGemmNR));  // S^T / P^T panels
@@ -172,10 +197,14 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
       const std::int64_t used_panels = (nr + kGemmNR - 1) / kGemmNR;
       for (std::int64_t b = 0; b < kblocks; ++b) {
         const std::int64_t nk = std::min(kKeys, Lk - b * kKeys);
-        const PackedA& ka = kt[static_cast<std::size_t>(b)];
         for (std::int64_t p = 0; p < used_panels; ++p) {
           float* sp = st.data() + p * nk * kGemmNR;
-          sgemm(ka, 0, nk, qb, p * kGemmNR, kGemmNR, sp - p * kGemmNR, kGemmNR, Epilogue{}, scratch.data());
+          if (b16)
+            sgemm_bf16(kv.kt16[static_cast<std::size_t>(b)], 0, nk, qb, p * kGemmNR, kGemmNR, sp - p * kGemmNR,
+                       kGemmNR, Epilogue{}, scratch.data(), emulate);
+          else
+            sgemm(kt[static_cast<std::size_t>(b)], 0, nk, qb, p * kGemmNR, kGemmNR, sp - p * kGemmNR, kGemmNR,
+                  Epilogue{}, scratch.data());
           softmax_panel(sp, nk, m.data() + p * kGemmNR, l.data() + p * kGemmNR, corr.data() + p * kGemmNR);
         }
         for (std::int64_t k = 0; k < d; ++k) {
@@ -184,7 +213,11 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
         }
         Epilogue acc;
         acc.accumulate = true;
-        sgemm(vt[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, st.data());
+        if (b16)  // InPlaceB packs nothing: sgemm_bf16 converts P^T from st, where it lies in packed layout
+          sgemm_bf16(kv.vt16[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, st.data(),
+                     emulate);
+        else
+          sgemm(vt[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, st.data());
       }
       for (std::int64_t j = 0; j < nr; ++j) {
         const float inv = 1.0f / l[static_cast<std::size_t>(j)];
@@ -195,8 +228,9 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
 }
 
 inline void attention_sgemm(const float* Q, std::int64_t rows, const float* K, const float* V, std::int64_t Lk,
-                            std::int64_t d, float scale, float* O, const Context& ctx) {
-  attention_packed(Q, rows, pack_kv(K, V, Lk, d, ctx), scale, O, ctx);
+                            std::int64_t d, float scale, float* O, const Context& ctx,
+                            AttnPrecision precision = AttnPrecision::Fp32) {
+  attention_packed(Q, rows, pack_kv(K, V, Lk, d, ctx, precision), scale, O, ctx);
 }
 
 // Heap bytes attention_tiled<T> holds at most for one call (an upper bound; tested).

@@ -5,9 +5,10 @@
 //   C[m0:m0+mc, j0:j0+nc] = epilogue( bf16(A) * bf16(B) )      fp32 accumulation, fp32 C
 //
 // Where rounding happens: the weights once, when packed at load (pack_a16); the activations when a
-// K block of B is packed, i.e. at every GEMM's input (Im2colB / DenseB / Winograd's V). Everything
-// between GEMMs (bias, activations, concatenations, pools, the attention, the head) stays fp32, so
-// the error does not compound through a layer's epilogue; measured in tests/test_bf16.cpp.
+// K block of B is packed, i.e. at every GEMM's input (Im2colB / DenseB / Winograd's V; the
+// attention's two products, ops/attention.hpp). Everything between GEMMs (bias, activations,
+// concatenations, pools, the softmax, the head) stays fp32, so the error does not compound through
+// a layer's epilogue; measured in tests/test_bf16.cpp.
 //
 // vdpbf16ps multiplies pairs: lane i of the accumulator takes a[2i+1]*b[2i+1], then a[2i]*b[2i],
 // each an exact product added with one rounding (checked bit for bit against round_bf16 and
