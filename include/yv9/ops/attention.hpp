@@ -117,6 +117,59 @@ inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float
   }
 }
 
+#if defined(__AVX512F__) && YV9_BF16_NATIVE
+static_assert(kGemmNR == kBfNR, "an S^T panel is one bf16 panel");
+// softmax_panel for the native bf16 path: P goes straight into bf16 pairs (sgemm_bf16's packed-B
+// panel: ceil(keys / 2) rows of 32 words, an odd last key paired with 0) instead of fp32 in s.
+// The same exps, the same sum order and the same rounding as softmax_panel followed by convert_b,
+// so the scalar twin (which takes that way) stays bit-identical.
+YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys, float* m, float* l, float* corr,
+                                               std::uint32_t* p16) {
+  float mx[kGemmNR];
+  for (int j = 0; j < kGemmNR; ++j) mx[j] = m[j];
+  for (std::int64_t k = 0; k < keys; ++k)
+    for (int j = 0; j < kGemmNR; ++j) mx[j] = s[k * kGemmNR + j] > mx[j] ? s[k * kGemmNR + j] : mx[j];
+  alignas(64) static constexpr std::uint16_t kInter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i inter = _mm512_load_si512(kInter);
+  float sum[kGemmNR];
+  for (int j0 = 0; j0 < kGemmNR; j0 += 16) {
+    const __m512 vm = _mm512_loadu_ps(mx + j0);
+    __m512 acc = _mm512_sub_ps(vm, vm);  // as softmax_panel: 0, or NaN where the maximum is not finite
+    for (std::int64_t k = 0; k < keys; k += 2) {
+      const __m512 e0 = vmath::exp16(_mm512_sub_ps(_mm512_loadu_ps(s + k * kGemmNR + j0), vm));
+      acc = _mm512_add_ps(acc, e0);
+      __m512 e1 = _mm512_setzero_ps();
+      if (k + 1 < keys) {
+        e1 = vmath::exp16(_mm512_sub_ps(_mm512_loadu_ps(s + (k + 1) * kGemmNR + j0), vm));
+        acc = _mm512_add_ps(acc, e1);
+      }
+      _mm512_storeu_si512(p16 + (k / 2) * kBfNR + j0, _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(e1, e0)));
+    }
+    _mm512_storeu_ps(sum + j0, acc);
+  }
+  for (int j = 0; j < kGemmNR; ++j) {
+    corr[j] = vmath::exp_scalar(m[j] - mx[j]);
+    l[j] = l[j] * corr[j] + sum[j];
+    m[j] = mx[j];
+  }
+}
+
+// P^T already in bf16 panels (softmax_panel_bf16): sgemm_bf16 reads it where it lies.
+struct Bf16PanelB final : BPacker {
+  const std::uint32_t* p16 = nullptr;
+  void pack(std::int64_t, std::int64_t, std::int64_t, std::int64_t, float*) const override {}
+  const std::uint32_t* packed16(std::int64_t, std::int64_t, std::int64_t j0, std::int64_t) const override {
+    assert(j0 == 0);
+    (void)j0;
+    return p16;
+  }
+};
+inline constexpr bool kFusedBf16Softmax = true;
+#else
+inline constexpr bool kFusedBf16Softmax = false;
+#endif
+
 }  // namespace attn_detail
 
 // K^T and V^T packed per block of keys: what every query row block streams. Made before the
@@ -174,11 +227,13 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
   const std::vector<PackedA>& vt = kv.vt;
   const std::int64_t npanels = kRows / kGemmNR;
   const bool b16 = kv.precision != AttnPrecision::Fp32, emulate = kv.precision == AttnPrecision::Bf16Emulated;
+  const bool fused = kFusedBf16Softmax && kv.precision == AttnPrecision::Bf16;  // P^T written in bf16 directly
   parallel_for(ctx.threads, rblocks, [&](Jobs& q) {
     std::vector<float> qpanels(static_cast<std::size_t>(npanels * d * kGemmNR));
     std::vector<float> st(static_cast<std::size_t>(npanels * kKeys * kGemmNR));  // S^T / P^T panels
     std::vector<float> scratch(gemm_scratch_floats(kGemmNR));
     std::vector<float> ot(static_cast<std::size_t>(d * kRows)), m(kRows), l(kRows), corr(kRows);
+    std::vector<std::uint32_t> p16(fused ? static_cast<std::size_t>(npanels * PackedA16::pairs(kKeys) * kBfNR) : 0);
     for (std::int64_t rb; q.next(rb);) {
       const std::int64_t r0 = rb * kRows, nr = std::min(kRows, rows - r0);
       // (scale * Q_blk)^T as packed-B panels [panel][d][NR], zero beyond the last row
@@ -205,7 +260,13 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
           else
             sgemm(kt[static_cast<std::size_t>(b)], 0, nk, qb, p * kGemmNR, kGemmNR, sp - p * kGemmNR, kGemmNR,
                   Epilogue{}, scratch.data());
-          softmax_panel(sp, nk, m.data() + p * kGemmNR, l.data() + p * kGemmNR, corr.data() + p * kGemmNR);
+#if defined(__AVX512F__) && YV9_BF16_NATIVE
+          if (fused)
+            softmax_panel_bf16(sp, nk, m.data() + p * kGemmNR, l.data() + p * kGemmNR, corr.data() + p * kGemmNR,
+                               p16.data() + p * PackedA16::pairs(nk) * kBfNR);
+          else
+#endif
+            softmax_panel(sp, nk, m.data() + p * kGemmNR, l.data() + p * kGemmNR, corr.data() + p * kGemmNR);
         }
         for (std::int64_t k = 0; k < d; ++k) {
           float* row = ot.data() + k * kRows;
@@ -213,11 +274,21 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
         }
         Epilogue acc;
         acc.accumulate = true;
-        if (b16)  // InPlaceB packs nothing: sgemm_bf16 converts P^T from st, where it lies in packed layout
-          sgemm_bf16(kv.vt16[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, st.data(),
-                     emulate);
-        else
+        if (b16) {
+          // fused: P^T is in p16 already; otherwise InPlaceB packs nothing and sgemm_bf16 converts
+          // P^T from st, where it lies in packed layout
+#if defined(__AVX512F__) && YV9_BF16_NATIVE
+          Bf16PanelB pb;
+          pb.p16 = p16.data();
+          if (fused)
+            sgemm_bf16(kv.vt16[static_cast<std::size_t>(b)], 0, d, pb, 0, nr, ot.data(), kRows, acc, st.data());
+          else
+#endif
+            sgemm_bf16(kv.vt16[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc,
+                       st.data(), emulate);
+        } else {
           sgemm(vt[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, st.data());
+        }
       }
       for (std::int64_t j = 0; j < nr; ++j) {
         const float inv = 1.0f / l[static_cast<std::size_t>(j)];

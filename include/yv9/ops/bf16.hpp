@@ -354,7 +354,10 @@ inline void sgemm_bf16(const PackedA16& A, std::int64_t m0, std::int64_t mc, con
   for (std::int64_t k0 = 0; k0 < K || (K == 0 && k0 == 0); k0 += (K == 0 ? 1 : A.kb)) {
     const std::int64_t kc = K == 0 ? 0 : A.block_kc(k0), kc2 = PackedA16::pairs(kc);
     const DenseB* dense = emulate ? nullptr : dynamic_cast<const DenseB*>(&B);
-    if (kc > 0 && dense) {
+    const std::uint32_t* pre = kc > 0 && !emulate ? B.packed16(k0, kc, j0, nc) : nullptr;
+    if (pre) {
+      // B's owner wrote it in bf16 already (the attention's P^T)
+    } else if (kc > 0 && dense) {
 #if YV9_BF16_NATIVE
       bf16_detail::pack_dense(dense->B + k0 * dense->ldb + j0, dense->ldb, kc, nc, b16);
 #endif
@@ -380,7 +383,7 @@ inline void sgemm_bf16(const PackedA16& A, std::int64_t m0, std::int64_t mc, con
       float* crow = C + m * ldc + j0;
       for (std::int64_t j = 0; j < nc; j += kBfNR) {
         const int ncols = static_cast<int>(std::min<std::int64_t>(kBfNR, nc - j));
-        const std::uint32_t* bpanel = b16 + j * kc2;
+        const std::uint32_t* bpanel = (pre ? pre : b16) + j * kc2;
         if (kc == 0) {
           if (!load_c)
             for (int r = 0; r < rows; ++r) std::fill(crow + r * ldc + j, crow + r * ldc + j + ncols, 0.0f);

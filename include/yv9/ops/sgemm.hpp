@@ -138,6 +138,12 @@ struct BPacker {
   virtual const float* packed(std::int64_t /*k0*/, std::int64_t /*kc*/, std::int64_t /*j0*/, std::int64_t /*nc*/) const {
     return nullptr;
   }
+  // B already as bf16 pairs in sgemm_bf16's packed layout (ops/bf16.hpp), or null. Only the
+  // native bf16 path asks; its scalar twin packs and converts as usual.
+  virtual const std::uint32_t* packed16(std::int64_t /*k0*/, std::int64_t /*kc*/, std::int64_t /*j0*/,
+                                        std::int64_t /*nc*/) const {
+    return nullptr;
+  }
 
  protected:
   ~BPacker() = default;
