@@ -53,7 +53,7 @@ const char* kUsage =
     "       detect (--weights M.bin | --config MODEL.yaml) --bench [--img S|HxW] [--runs N] [--warmup W] [--threads T]\n"
     "         any mode that runs a network: --conv auto|im2col|f2|f4|direct (default auto: per 3x3 layer the path\n"
     "         measured fastest for its channels and map; im2col: the smallest memory)\n"
-    "         and --precision fp32|bf16|auto (default fp32; bf16: the convolutions' GEMMs on bfloat16 operands with\n"
+    "         and --precision fp32|bf16|auto (default fp32; bf16: the GEMMs (convolutions, attention) on bfloat16 operands with\n"
     "         float32 accumulation, needs AVX512_BF16; auto: bf16 where the CPU has it)\n";
 
 const yv9tool::ArgSpec kArgs = {

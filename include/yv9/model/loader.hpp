@@ -70,10 +70,10 @@ struct LoadedModel {
   ModelMeta meta;
 };
 
-// The arithmetic of the convolutions' GEMMs, fixed at load because the weights are packed for it.
+// The arithmetic of the GEMMs, fixed at load because the weights are packed for it.
 //   Fp32  every layer in float32: PyTorch's results within the float32 noise (the default).
-//   Bf16  the GEMMs (im2col and Winograd's) on bfloat16 operands with float32 accumulation
-//         (ops/bf16.hpp); everything between them in float32. Needs AVX512_BF16.
+//   Bf16  the GEMMs (im2col, Winograd's and the attention's two) on bfloat16 operands with float32
+//         accumulation (ops/bf16.hpp); everything between them in float32. Needs AVX512_BF16.
 //   Auto  Bf16 where the CPU has it, else Fp32.
 enum class Precision { Fp32, Bf16, Auto };
 

@@ -42,7 +42,7 @@ class Binder {
   // How the convolutions bound here will run (packed for im2col GEMM or transformed for Winograd).
   ops::ConvAlgo conv_algo() const { return conv_algo_; }
   void set_conv_algo(ops::ConvAlgo a) { conv_algo_ = a; }
-  // Whether the convolutions' GEMMs are packed for bf16 compute (ops/bf16.hpp; model::Precision).
+  // Whether the GEMMs (convolutions, attention) run in bf16 (ops/bf16.hpp; model::Precision).
   bool bf16() const { return bf16_; }
   void set_bf16(bool on) { bf16_ = on; }
 
