@@ -134,7 +134,7 @@ def run_proc(cmd, cap_mb, as_cap_mb=None, env=None, timeout=None):
 # ------------------------------------------------------------------------------------------------
 # Engines
 # ------------------------------------------------------------------------------------------------
-ENGINE_OPTS = {'ort_spin': '0'}
+ENGINE_OPTS = {'ort_spin': '0', 'precision': 'fp32'}
 BENCH_RE = re.compile(r'^bench: .*?min_ms=([\d.]+) median_ms=([\d.]+) peak_rss_mb=([\d.]+)', re.M)
 
 
@@ -149,7 +149,8 @@ def engine_cmd(engine, prep, c, hw, runs, warmup, threads, out=None):
                '--runs', str(runs), '--warmup', str(warmup), '--threads', str(threads)]
     else:
         cmd = [os.path.join(ROOT, 'build', 'bin', 'detect'), '--weights', prep['weights'], '--bench', '--img', hw,
-               '--runs', str(runs), '--warmup', str(warmup), '--threads', str(threads)]
+               '--runs', str(runs), '--warmup', str(warmup), '--threads', str(threads),
+               '--precision', ENGINE_OPTS['precision']]
     if out and engine != 'ours':
         cmd += ['--out', out]
     return cmd
@@ -236,7 +237,8 @@ def run_case(c, a, env):
     if 'ours' in engines and not a.no_check:
         o = os.path.join(outdir, f'ours-{hw}.npy')
         r = run_proc([os.path.join(ROOT, 'build', 'bin', 'detect'), '--weights', prep['weights'], '--tensor',
-                      prep['input'], '--raw', o, '--threads', str(a.threads)], a.mem_cap_mb, env=env)
+                      prep['input'], '--raw', o, '--threads', str(a.threads), '--precision', a.precision],
+                     a.mem_cap_mb, env=env)
         outs['ours'] = np.load(o) if r['rc'] == 0 and r['killed'] is None else None
 
     capped = [e for e in engines if e in c['capped']]
@@ -327,7 +329,7 @@ def busy_core(a):
     env = {k: v for k, v in os.environ.items() if not k.startswith('OMP_')}
     detect = os.path.join(ROOT, 'build', 'bin', 'detect')
     cmds = {'ours': [detect, '--weights', prep['weights'], '--bench', '--img', hw, '--runs', str(a.runs),
-                     '--warmup', str(a.warmup)],
+                     '--warmup', str(a.warmup), '--precision', a.precision],
             'ort': ['node', os.path.join(HERE, 'run_ort.js'), '--onnx', prep['onnx']['full'], '--input', prep['input'],
                     '--runs', str(a.runs), '--warmup', str(a.warmup), '--threads', '0', '--spin', '1']}
     cmds['ours1'] = cmds['ours'] + ['--threads', '1']
@@ -453,7 +455,7 @@ def environment(a):
             f'- ours: yv9 at {commit}, build/bin/detect (Release); ORT: onnxruntime-node {ort_v} (CPU EP); '
             f'PyTorch: Debian {torch_v}, BLAS {blas}',
             f'- {a.threads} threads each (ORT intra-op {a.threads}, inter-op 1, graph optimisation all; '
-            f'torch.set_num_threads({a.threads}); detect --threads {a.threads}), batch 1, '
+            f'torch.set_num_threads({a.threads}); detect --threads {a.threads} --precision {a.precision}), batch 1, '
             f'warm-up {a.warmup} run(s) per process, {a.runs} timed runs per engine ({a.per_proc} per process), '
             f'memory cap {a.mem_cap_mb / 1024:.0f} GiB per process',
             '- worker threads ' + ('spin-wait (engine defaults)' if a.spin else
@@ -477,6 +479,8 @@ def main():
                     help='let worker threads spin-wait (each engine\'s default); default: no spinning for all '
                          '(OMP_WAIT_POLICY=PASSIVE for torch and ours, ORT allow_spinning=0), see README')
     ap.add_argument('--engines', default='ort,torch,ours')
+    ap.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'auto'],
+                    help="ours' compute (detect --precision); bf16 is not float32-exact: use --no-check or a wider --tol")
     ap.add_argument('--mem-cap-gb', type=float, default=8.0,
                     help='per-process cap: RSS watchdog for all, RLIMIT_AS for ORT/torch (default 8)')
     ap.add_argument('--timeout', type=float, default=1800, help='seconds per engine process (default 1800)')
@@ -511,6 +515,7 @@ def main():
     if not a.spin:
         env['OMP_WAIT_POLICY'] = 'PASSIVE'
     ENGINE_OPTS['ort_spin'] = '1' if a.spin else '0'
+    ENGINE_OPTS['precision'] = a.precision
     t0 = time.time()
     load0 = os.getloadavg()
     results = []

@@ -129,9 +129,6 @@ YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys
   for (int j = 0; j < kGemmNR; ++j) mx[j] = m[j];
   for (std::int64_t k = 0; k < keys; ++k)
     for (int j = 0; j < kGemmNR; ++j) mx[j] = s[k * kGemmNR + j] > mx[j] ? s[k * kGemmNR + j] : mx[j];
-  alignas(64) static constexpr std::uint16_t kInter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  const __m512i inter = _mm512_load_si512(kInter);
   float sum[kGemmNR];
   for (int j0 = 0; j0 < kGemmNR; j0 += 16) {
     const __m512 vm = _mm512_loadu_ps(mx + j0);
@@ -144,7 +141,7 @@ YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys
         e1 = vmath::exp16(_mm512_sub_ps(_mm512_loadu_ps(s + (k + 1) * kGemmNR + j0), vm));
         acc = _mm512_add_ps(acc, e1);
       }
-      _mm512_storeu_si512(p16 + (k / 2) * kBfNR + j0, _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(e1, e0)));
+      _mm512_storeu_si512(p16 + (k / 2) * kBfNR + j0, bf16_detail::pair_rows16(e0, e1));
     }
     _mm512_storeu_ps(sum + j0, acc);
   }

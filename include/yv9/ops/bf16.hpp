@@ -204,6 +204,14 @@ inline void micro_kernel_bf16_reference(std::int64_t kc2, const std::uint32_t* a
 #if YV9_BF16_NATIVE
 namespace bf16_detail {
 
+// Rows k (lo) and k+1 (hi) of 16 columns -> 16 pair words, lane j = pair_bf16(lo[j], hi[j]):
+// vcvtne2ps2bf16 gives [lo x16 | hi x16], one vpermw interleaves them.
+YV9_BF16_TARGET inline __m512i pair_rows16(__m512 lo, __m512 hi) {
+  alignas(64) static constexpr std::uint16_t kInter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  return _mm512_permutexvar_epi16(_mm512_load_si512(kInter), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+}
+
 // convert_b_reference with vcvtne2ps2bf16 (two rows of 16 -> 32 bf16) and one permutation to
 // interleave them into pairs; columns past nc (rounded up to kGemmNR) are written as zero.
 YV9_BF16_TARGET inline void convert_b(const float* src, std::int64_t kc, std::int64_t nc, std::uint32_t* dst) {
@@ -213,9 +221,6 @@ YV9_BF16_TARGET inline void convert_b(const float* src, std::int64_t kc, std::in
   } else {
     const std::int64_t kc2 = PackedA16::pairs(kc), panels = (nc + kBfNR - 1) / kBfNR;
     const std::int64_t ncp = (nc + kGemmNR - 1) / kGemmNR * kGemmNR;
-    alignas(64) static constexpr std::uint16_t kInter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                                            8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const __m512i inter = _mm512_load_si512(kInter);
     const __m512 zero = _mm512_setzero_ps();
     for (std::int64_t p = 0; p < panels; ++p)
       for (int h = 0; h < 2; ++h) {
@@ -229,13 +234,10 @@ YV9_BF16_TARGET inline void convert_b(const float* src, std::int64_t kc, std::in
         const std::int64_t full = kc / 2;
         for (std::int64_t q = 0; q < full; ++q) {
           const __m512 lo = _mm512_loadu_ps(s + 2 * q * kGemmNR), hi = _mm512_loadu_ps(s + (2 * q + 1) * kGemmNR);
-          const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // [lo x16 | hi x16]
-          _mm512_storeu_si512(d + q * kBfNR, _mm512_permutexvar_epi16(inter, v));
+          _mm512_storeu_si512(d + q * kBfNR, pair_rows16(lo, hi));
         }
         if (kc % 2) {
-          const __m512 lo = _mm512_loadu_ps(s + (kc - 1) * kGemmNR);
-          const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(zero, lo);
-          _mm512_storeu_si512(d + full * kBfNR, _mm512_permutexvar_epi16(inter, v));
+          _mm512_storeu_si512(d + full * kBfNR, pair_rows16(_mm512_loadu_ps(s + (kc - 1) * kGemmNR), zero));
         }
       }
   }
@@ -247,9 +249,6 @@ YV9_BF16_TARGET inline void convert_b(const float* src, std::int64_t kc, std::in
 YV9_BF16_TARGET inline void pack_dense(const float* src, std::int64_t ldb, std::int64_t kc, std::int64_t nc,
                                       std::uint32_t* dst) {
   const std::int64_t kc2 = PackedA16::pairs(kc), panels = (nc + kBfNR - 1) / kBfNR;
-  alignas(64) static constexpr std::uint16_t kInter[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
-                                                          8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  const __m512i inter = _mm512_load_si512(kInter);
   for (std::int64_t q = 0; q < kc2; ++q) {
     const float* r0 = src + 2 * q * ldb;
     const float* r1 = r0 + ldb;
@@ -265,7 +264,7 @@ YV9_BF16_TARGET inline void pack_dense(const float* src, std::int64_t ldb, std::
         const __mmask16 m = n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
         const __m512 lo = _mm512_maskz_loadu_ps(m, r0 + c);
         const __m512 hi = odd ? _mm512_maskz_loadu_ps(m, r1 + c) : _mm512_setzero_ps();
-        _mm512_storeu_si512(d, _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(hi, lo)));
+        _mm512_storeu_si512(d, pair_rows16(lo, hi));
       }
   }
 }
