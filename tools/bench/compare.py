@@ -134,6 +134,14 @@ def run_proc(cmd, cap_mb, as_cap_mb=None, env=None, timeout=None):
 # ------------------------------------------------------------------------------------------------
 # Engines
 # ------------------------------------------------------------------------------------------------
+def write_atomic(path, text):
+    """path gets text whole or not at all (a temporary beside it, then rename)."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 ENGINE_OPTS = {'ort_spin': '0', 'precision': 'fp32'}
 BENCH_RE = re.compile(r'^bench: .*?min_ms=([\d.]+) median_ms=([\d.]+) peak_rss_mb=([\d.]+)', re.M)
 
@@ -355,8 +363,9 @@ def busy_core(a):
              f'- {a.rounds} interleaved rounds x {a.runs} timed runs per process (after {a.warmup} warm-up); '
              f'load average (1 min) {load0[0]:.1f} at start, {load1[0]:.1f} at end',
              '- ours default = detect without --threads (all cores); ORT default = intraOpNumThreads 0, '
-             'spinning on; no OMP_* variables', '',
-             '| engine | min ms | median ms (of round medians) | round medians |', '|---|---:|---:|---|']
+             'spinning on; no OMP_* variables',
+             f'- command: tools/bench/compare.sh --busy-core {" ".join(shlex.quote(s) for s in sys.argv[1:] if s != "--busy-core")}',
+             '', '| engine | min ms | median ms (of round medians) | round medians |', '|---|---:|---:|---|']
     for e in engines:
         mn, med = summary[e]
         lines.append(f'| {BUSY_LABEL[e]} | {mn:.1f} | {med:.1f} | ' +
@@ -367,6 +376,9 @@ def busy_core(a):
             lines.append(f'- {BUSY_LABEL[x]} / {BUSY_LABEL[y]}: min {summary[x][0] / summary[y][0]:.2f}, '
                          f'median {summary[x][1] / summary[y][1]:.2f}')
     print('\n'.join(lines), flush=True)
+    if a.out:
+        write_atomic(a.out, '\n'.join(lines) + '\n')
+        log(f'wrote {a.out}')
     return 0
 
 
@@ -487,7 +499,7 @@ def main():
     ap.add_argument('--tol', type=float, default=10.0,
                     help='agree = mean|Δ| vs float64 <= TOL x the fp32 noise (yv9ref fp32 vs fp64), default 10')
     ap.add_argument('--no-check', action='store_true', help='skip the output comparison')
-    ap.add_argument('--out', help='markdown file (default tools/bench/results/<date>.md)')
+    ap.add_argument('--out', help='markdown file (default tools/bench/results/<date>.md; --busy-core: only when given)')
     ap.add_argument('--busy-core', action='store_true',
                     help='(set by compare.sh --busy-core, which runs the busy process) ours default vs ours '
                          '--threads 1 vs ORT default, interleaved, with one core taken; see README')
@@ -545,10 +557,8 @@ def main():
         while os.path.exists(out):
             out = os.path.join(HERE, 'results', f'{date}-{k}.md')
             k += 1
-    with open(out, 'w', encoding='utf-8') as f:
-        f.write(text)
-    with open(os.path.splitext(out)[0] + '.json', 'w', encoding='utf-8') as f:  # raw numbers, per case
-        json.dump(results, f, indent=1)
+    write_atomic(out, text)
+    write_atomic(os.path.splitext(out)[0] + '.json', json.dumps(results, indent=1))  # raw numbers, per case
     log(f'wrote {out} (+ .json)')
     bad = [r['name'] for r in results if any(v is False for v in r['agree'].values())]
     if bad:

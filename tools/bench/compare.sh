@@ -46,7 +46,8 @@ if [ "$busy" = 1 ]; then
   [ "$(nproc)" -ge 2 ] || { echo "compare.sh: --busy-core needs at least 2 cores" >&2; exit 1; }
   taskset -c 1 sh -c 'while :; do :; done' &
   busy_pid=$!
-  trap 'kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null' EXIT
+  # (under set -e a failing wait would replace the exit status with the loop's 143)
+  trap 'kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null || true' EXIT
   trap 'exit 130' INT TERM
   echo "compare.sh: busy loop on core 1 (pid $busy_pid)" >&2
   status=0
