@@ -192,24 +192,24 @@ inline PackedKV pack_kv(const float* K, const float* V, std::int64_t Lk, std::in
   kv.d = d;
   kv.precision = precision;
   const bool b16 = precision != AttnPrecision::Fp32;
-  const std::size_t kblocks = static_cast<std::size_t>((Lk + kKeys - 1) / kKeys);
-  (b16 ? kv.kt16.resize(kblocks) : kv.kt.resize(kblocks));
-  (b16 ? kv.vt16.resize(kblocks) : kv.vt.resize(kblocks));
-  parallel_for_each(ctx.threads, static_cast<std::int64_t>(kblocks), [&](std::int64_t b) {
+  const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys;
+  if (b16) {
+    kv.kt16.resize(static_cast<std::size_t>(kblocks));
+    kv.vt16.resize(static_cast<std::size_t>(kblocks));
+  } else {
+    kv.kt.resize(static_cast<std::size_t>(kblocks));
+    kv.vt.resize(static_cast<std::size_t>(kblocks));
+  }
+  parallel_for_each(ctx.threads, kblocks, [&](std::int64_t b) {
     const std::int64_t c0 = b * kKeys, nk = std::min(kKeys, Lk - c0);
     const std::size_t i = static_cast<std::size_t>(b);
+    // K^T: A[key][dim] = K[dim][key]; V^T: A[dim][key] = V[key][dim]
     if (b16) {
-      // pack_a16 reads rows: K^T's rows are K's columns, so transpose the block first.
-      std::vector<float> t(static_cast<std::size_t>(nk * d));
-      for (std::int64_t k = 0; k < d; ++k)
-        for (std::int64_t c = 0; c < nk; ++c) t[static_cast<std::size_t>(c * d + k)] = K[k * Lk + c0 + c];
-      pack_a16(kv.kt16[i], t.data(), nk, d, d);
-      for (std::int64_t c = 0; c < nk; ++c)
-        for (std::int64_t k = 0; k < d; ++k) t[static_cast<std::size_t>(k * nk + c)] = V[(c0 + c) * d + k];
-      pack_a16(kv.vt16[i], t.data(), d, nk, nk);
+      pack_a16_strided(kv.kt16[i], K + c0, nk, d, 1, Lk);
+      pack_a16_strided(kv.vt16[i], V + c0 * d, d, nk, 1, d);
     } else {
-      pack_a_strided(kv.kt[i], K + c0, nk, d, 1, Lk);      // K^T: A[key][dim] = K[dim][key]
-      pack_a_strided(kv.vt[i], V + c0 * d, d, nk, 1, d);  // V^T: A[dim][key] = V[key][dim]
+      pack_a_strided(kv.kt[i], K + c0, nk, d, 1, Lk);
+      pack_a_strided(kv.vt[i], V + c0 * d, d, nk, 1, d);
     }
   });
   return kv;

@@ -136,8 +136,10 @@ struct PackedA16 {
   std::size_t bytes() const { return data.size() * sizeof(std::uint32_t); }
 };
 
-// A: row-major M x K with leading dimension lda.
-inline void pack_a16(PackedA16& p, const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
+// A[m][k] = A[m * stride_m + k * stride_k], as pack_a_strided (the attention's K^T and V^T are
+// transposed views of K and V).
+inline void pack_a16_strided(PackedA16& p, const float* A, std::int64_t M, std::int64_t K, std::int64_t stride_m,
+                             std::int64_t stride_k) {
   p.M = M;
   p.K = K;
   p.kb = gemm_k_block(K);
@@ -150,12 +152,16 @@ inline void pack_a16(PackedA16& p, const float* A, std::int64_t M, std::int64_t 
       std::uint32_t* dst = p.data.data() + (k0 / p.kb) * p.mp * PackedA16::pairs(p.kb) + m0 * kc2;
       const std::int64_t rows = std::min<std::int64_t>(kBfMR, M - m0);
       for (std::int64_t r = 0; r < rows; ++r) {
-        const float* row = A + (m0 + r) * lda + k0;
+        const float* row = A + (m0 + r) * stride_m + k0 * stride_k;
         for (std::int64_t q = 0; q < kc2; ++q)
-          dst[q * kBfMR + r] = pair_bf16(row[2 * q], 2 * q + 1 < kc ? row[2 * q + 1] : 0.0f);
+          dst[q * kBfMR + r] = pair_bf16(row[2 * q * stride_k], 2 * q + 1 < kc ? row[(2 * q + 1) * stride_k] : 0.0f);
       }
     }
   }
+}
+// A: row-major M x K with leading dimension lda.
+inline void pack_a16(PackedA16& p, const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
+  pack_a16_strided(p, A, M, K, lda, 1);
 }
 inline PackedA16 pack_a16(const float* A, std::int64_t M, std::int64_t K, std::int64_t lda) {
   PackedA16 p;
