@@ -1,7 +1,8 @@
 // The thread pool behind every parallel kernel (core/threads.hpp): each job runs exactly once
 // whatever the team, callers that find the pool busy still finish (alone), nested regions do not
 // deadlock, a participant stuck in one job does not hold back the others' jobs, one that loses
-// its core mid-job makes small layers run alone for a while, and a convolution gives the same
+// its core mid-job is moved to the waiting caller's core and makes small layers run alone for a
+// while, and a convolution gives the same
 // bits for 1..4 threads and on a pool busy with another caller. Built with TSan by .ci/tsan.sh as
 // well (the claim word and the region hand-over are what it checks).
 #include <yv9/core/threads.hpp>
@@ -10,11 +11,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "support.hpp"
 
@@ -35,6 +40,90 @@ bool each_once(int nt, std::int64_t jobs) {
 }
 
 }  // namespace
+
+TEST_CASE("a pinned worker that gets no CPU time mid-job is moved to the waiting caller's core, and goes home after") {
+#if !defined(__linux__)
+  MESSAGE("SKIPPED: worker pinning and rescue are Linux only");
+#else
+  const int nt = hardware_threads();  // workers are pinned when the team uses every core
+  if (nt < 2 || std::getenv("YV9_POOL_PIN")) {
+    MESSAGE("SKIPPED: needs >= 2 allowed CPUs and default pinning (YV9_POOL_PIN unset)");
+    return;
+  }
+  // Job 0 is the caller's: it waits until a worker holds job 1, which sleeps 5 ms, so it gets no
+  // CPU time while the caller waits (as when another process has its core). The caller's probe
+  // must move it: it wakes on another CPU than the one it was pinned to. This is the file's first
+  // test, so the pool has no workers beyond the cores yet (those would not be pinned); attempts
+  // that one of them takes anyway (other test orders) are repeated.
+  struct Seen {
+    std::atomic<bool> started{false};
+    std::thread::id worker;
+    int pinned_to = -1, after = -1;  // pinned_to: the only CPU it may run on, -1 if several
+  };
+  auto region = [&](Seen& seen, int sleep_ms) {
+    const std::thread::id caller = std::this_thread::get_id();
+    parallel_for(nt, 2, [&](Jobs& q) {
+      for (std::int64_t j; q.next(j);) {
+        if (std::this_thread::get_id() == caller) {
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+          while (!seen.started.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+          continue;
+        }
+        cpu_set_t allowed;
+        if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && CPU_COUNT(&allowed) == 1)
+          seen.pinned_to = sched_getcpu();
+        seen.worker = std::this_thread::get_id();
+        seen.started.store(true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+        seen.after = sched_getcpu();
+      }
+    });
+  };
+  parallel_for_each(nt, 2 * nt, [](std::int64_t) {});  // the pool's workers, one pinned to each other CPU
+  // The caller keeps to the first allowed CPU, the one the pool leaves free for it (were it on a
+  // worker's CPU, sleeping would already give that worker its core, and nothing is moved).
+  cpu_set_t caller_allowed, first;
+  REQUIRE(sched_getaffinity(0, sizeof(caller_allowed), &caller_allowed) == 0);
+  CPU_ZERO(&first);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &caller_allowed)) {
+      CPU_SET(cpu, &first);
+      break;
+    }
+  REQUIRE(sched_setaffinity(0, sizeof(first), &first) == 0);
+  pool_detail::Pool& pool = pool_detail::Pool::instance();
+  bool moved = false, home = false;
+  for (int attempt = 0; attempt < 50 && !(moved && home); ++attempt) {
+    Seen seen;
+    REQUIRE(pool.try_own());
+    const std::int64_t rescues = pool.rescues();
+    pool.back_off_for(0);
+    pool.disown();
+    region(seen, 5);
+    if (!seen.started.load() || seen.pinned_to < 0) continue;
+    REQUIRE(pool.try_own());
+    CHECK(pool.rescues() == rescues + 1);
+    pool.disown();
+    CHECK(seen.after != seen.pinned_to);
+    moved = seen.after != seen.pinned_to;
+    // When that worker next joins a region, it is back on the CPU it was pinned to.
+    for (int again = 0; again < 50 && !home; ++again) {
+      Seen next;
+      region(next, 0);
+      if (!next.started.load() || next.worker != seen.worker) continue;
+      CHECK(next.pinned_to == seen.pinned_to);
+      home = true;
+    }
+  }
+  REQUIRE(sched_setaffinity(0, sizeof(caller_allowed), &caller_allowed) == 0);
+  CHECK(moved);
+  CHECK(home);
+  pool_detail::g_stressed_until_ns.store(0);  // the 5 ms waits count as stalls
+  REQUIRE(pool.try_own());
+  pool.back_off_for(0);
+  pool.disown();
+#endif
+}
 
 TEST_CASE("parallel_for runs every job exactly once, for any team and job count") {
   for (int nt : {0, 1, 2, 3, 4, 8})

@@ -21,6 +21,11 @@
 //     backs off for a while (doubling up to kSoloMaxMs), then tries again: in back-off a region
 //     opens to the others only after the caller has run it alone for kLateJoinNs, so short
 //     regions never wait for a starved partner and long ones still take what help it gives;
+//   - a caller that waits for one pinned worker's last job reads that worker's CPU clock every
+//     kProbeNs; a worker that did not run lost its core to another process mid-job (the kernel
+//     then keeps it off for a whole time slice, 4 ms here), so the caller moves it onto its own
+//     core and sleeps, and the worker goes home after the job. gelan-c at 320 with one core
+//     busy, 8 interleaved rounds: medians 118 -> 110 ms, stalls (below) 25-40 -> 1-5 per 17 runs;
 //   - a region whose caller waited over kStallNs for a partner's last job (the partner lost its
 //     core mid-job) makes the pool "stressed" for kStressNs: Context::threads_for then gives a team
 //     only to layers kStressedGrain times larger, so the many small layers stop paying for
@@ -43,10 +48,12 @@
 #include <cstdlib>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 #if defined(__linux__)
+#include <pthread.h>
 #include <sched.h>
 #endif
 #if defined(__x86_64__) || defined(__i386__)
@@ -97,6 +104,9 @@ inline constexpr std::int64_t kLateJoinNs = 2'000'000;
 // last job (a partner descheduled while holding a job). Each stall makes the pool "stressed" for
 // kStressNs: Context::threads_for then opens a team only for layers kStressedGrain times larger.
 inline constexpr std::int64_t kStallNs = 1'000'000, kStressNs = 250'000'000;
+// A caller waiting for one pinned worker's last job checks every kProbeNs whether that worker got
+// CPU time meanwhile; one that got less than half has lost its core, and is moved (Pool::rescue).
+inline constexpr std::int64_t kProbeNs = 50'000;
 
 // Until when the pool counts as stressed (steady-clock ns); written by region owners.
 inline std::atomic<std::int64_t> g_stressed_until_ns{0};
@@ -116,8 +126,9 @@ struct Stats {
   std::int64_t team = 0, late = 0, joined = 0, starved = 0;  // regions: as a team / in back-off, of those
                                                              // joined late; judged starved
   std::int64_t stalls = 0;                                   // team regions that made the pool stressed
+  std::int64_t rescues = 0;                                  // stragglers moved to the caller's core
   std::int64_t team_ns = 0, late_ns = 0, wait_ns = 0;        // time in both kinds, and waiting for partners
-  std::int64_t team_hist[kBuckets] = {}, late_hist[kBuckets] = {};
+  std::int64_t team_hist[kBuckets] = {}, late_hist[kBuckets] = {}, wait_hist[kBuckets] = {};
   static int bucket(std::int64_t ns) {
     int b = 0;
     for (std::int64_t us = ns / 1000; us > 1 && b < kBuckets - 1; us >>= 1) ++b;
@@ -182,10 +193,12 @@ class Pool {
       stop_.store(true);
     }
     work_cv_.notify_all();
-    for (std::thread& t : workers_) t.join();
+    for (auto& w : workers_) w->thread.join();
   }
 
   bool try_own() { return !owned_.exchange(true, std::memory_order_acquire); }
+  // Owner only. Workers moved to a waiting caller's core so far (see rescue).
+  std::int64_t rescues() const { return rescues_; }
   void disown() { owned_.store(false, std::memory_order_release); }
 
   // Owner only. Whether the next region starts alone (a starved partner is being avoided).
@@ -211,6 +224,7 @@ class Pool {
   void run(int nt, std::int64_t jobs, F& body, bool late) noexcept {  // a throwing body terminates, as in OpenMP
     grow(nt - 1);
     const std::uint64_t seat_count = static_cast<std::uint64_t>(std::min<std::size_t>(nt - 1, workers_.size()));
+    rescued_ = 0;
     body_ = &body;
     invoke_ = [](void* b, Jobs& q) { (*static_cast<F*>(b))(q); };
     jobs_ = jobs;
@@ -246,6 +260,8 @@ class Pool {
       stats_.joined += late && q.count_ < jobs;
       stats_.stalls += stall;
       stats_.wait_ns += t2 - t1;
+      stats_.rescues += rescued_;
+      if (q.count_ < jobs) ++stats_.wait_hist[Stats::bucket(t2 - t1)];
       ++(late ? stats_.late_hist : stats_.team_hist)[Stats::bucket(t2 - t0)];
     }
   }
@@ -268,6 +284,14 @@ class Pool {
 
  private:
   Pool() = default;
+
+  // One worker thread: the CPU it is pinned to (-1: not pinned), whether it runs a job of the open
+  // region, and whether a waiting caller moved it to its own CPU (see rescue).
+  struct Worker {
+    std::thread thread;
+    int home = -1;
+    std::atomic<bool> in_job{false}, moved{false};
+  };
 
   static std::int64_t late_join_ns() {
     static const std::int64_t ns = [] {
@@ -297,12 +321,15 @@ class Pool {
   void grow(int want) {
     want = std::min(want, kMaxWorkers);
     if (static_cast<int>(workers_.size()) >= want) return;
-    const bool pinned = pin_workers(want + 1);
+    const std::vector<int> cpus = pin_workers(want + 1) ? allowed_cpus() : std::vector<int>{};
     while (static_cast<int>(workers_.size()) < want) {
-      const int k = static_cast<int>(workers_.size()) + 1;
-      workers_.emplace_back([this, pinned, k] {
-        if (pinned) pin_self(k);
-        work();
+      const std::size_t k = workers_.size() + 1;  // worker k gets the k-th allowed CPU; the caller's is left free
+      workers_.push_back(std::make_unique<Worker>());
+      Worker* w = workers_.back().get();
+      w->home = k < cpus.size() ? cpus[k] : -1;
+      w->thread = std::thread([this, w] {
+        if (w->home >= 0) pin_self(w->home);
+        work(*w);
       });
     }
   }
@@ -322,39 +349,123 @@ class Pool {
     return env >= 0 ? env == 1 : team >= hardware_threads() && hardware_threads() > 1;
   }
 
-  // Pins the calling thread to the k-th CPU of its allowed set (inherited from the thread that
-  // created it), best effort: a refusal leaves it free.
-  static void pin_self(int k) {
+  // The CPUs this process may run on, in order (empty where that cannot be known).
+  static std::vector<int> allowed_cpus() {
+    std::vector<int> cpus;
 #if defined(__linux__)
     cpu_set_t allowed;
-    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return;
-    int seen = 0;
-    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (!CPU_ISSET(cpu, &allowed)) continue;
-      if (seen++ == k) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        sched_setaffinity(0, sizeof(one), &one);
-        return;
-      }
-    }
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return cpus;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &allowed)) cpus.push_back(cpu);
+#endif
+    return cpus;
+  }
+
+  // Pins the calling thread to one CPU, best effort: a refusal leaves it where it is.
+  static void pin_self(int cpu) {
+#if defined(__linux__)
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    sched_setaffinity(0, sizeof(one), &one);
+#else
+    (void)cpu;
 #endif
   }
 
-  // Caller: wait until every claimed job is finished (spin, then sleep).
+  // The one worker still running a job of the region, if exactly one is.
+  Worker* straggler() const {
+    Worker* found = nullptr;
+    for (const auto& w : workers_)
+      if (w->in_job.load(std::memory_order_relaxed)) {
+        if (found) return nullptr;
+        found = w.get();
+      }
+    return found;
+  }
+
+  // CPU time the worker's thread has run (ns), or -1 where that cannot be read.
+  static std::int64_t cpu_time_ns(Worker& w) {
+#if defined(__linux__)
+    clockid_t clock;
+    timespec ts;
+    if (pthread_getcpuclockid(w.thread.native_handle(), &clock) == 0 && clock_gettime(clock, &ts) == 0)
+      return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+#else
+    (void)w;
+#endif
+    return -1;
+  }
+
+  // Caller, waiting for a pinned worker's last job while that worker gets no CPU time: it has
+  // lost its core to another process mid-job, and the kernel keeps it off for a whole time slice
+  // (4 ms on the machines we measure) while the caller's core idles. Pinning keeps the kernel
+  // from moving it to the idle core, so we do: it is pinned to the caller's CPU, which the caller
+  // leaves by sleeping, and goes home by itself when its job is done (go_home).
+  void rescue(Worker& w) {
+#if defined(__linux__)
+    const int cpu = sched_getcpu();
+    if (cpu < 0 || w.home < 0 || w.home == cpu) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (pthread_setaffinity_np(w.thread.native_handle(), sizeof(one), &one) != 0) return;
+    w.moved.store(true, std::memory_order_release);  // after the move, so go_home undoes it
+    ++rescued_;
+    ++rescues_;
+#else
+    (void)w;
+#endif
+  }
+
+  // Worker: back to its own CPU if a caller moved it (see rescue).
+  static void go_home(Worker& w) {
+    if (w.moved.exchange(false, std::memory_order_acq_rel)) pin_self(w.home);
+  }
+
+  // Caller: wait until every claimed job is finished: spin, then sleep, waking every kProbeNs
+  // while a single pinned worker is still running to see whether it needs a rescue.
   void wait_done(std::int64_t jobs) {
-    const std::int64_t deadline = now_ns() + kCallerSpinNs;
+    const std::int64_t spin_end = now_ns() + kCallerSpinNs;
     for (int i = 0; done_.load(std::memory_order_acquire) != jobs; ++i) {
       cpu_relax();
-      if ((i & 63) == 63 && now_ns() > deadline) {
-        std::unique_lock<std::mutex> lk(m_);
-        caller_sleeping_.store(true, std::memory_order_seq_cst);
-        while (done_.load(std::memory_order_seq_cst) != jobs) done_cv_.wait(lk);
-        caller_sleeping_.store(false, std::memory_order_relaxed);
-        return;
-      }
+      if ((i & 63) == 63 && now_ns() > spin_end) break;
     }
+    std::unique_lock<std::mutex> lk(m_);
+    caller_sleeping_.store(true, std::memory_order_seq_cst);
+    Worker* watched = nullptr;  // the straggler whose CPU time was last read
+    std::int64_t wall = 0, cpu = -1;
+    bool rescued = false;
+    while (done_.load(std::memory_order_seq_cst) != jobs) {
+      if (rescued) {
+        done_cv_.wait(lk);
+        continue;
+      }
+      if (watched) {
+        const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(wall + kProbeNs));
+        if (done_cv_.wait_until(lk, at) != std::cv_status::timeout) continue;
+      }
+      Worker* w = straggler();
+      if (!w || w->home < 0) {  // several still busy, or not pinned: the kernel's business
+        rescued = true;
+        continue;
+      }
+      const std::int64_t now = now_ns(), ran = cpu_time_ns(*w);
+      if (ran < 0) {
+        rescued = true;
+        continue;
+      }
+      if (w == watched && ran - cpu < (now - wall) / 2) {
+        lk.unlock();  // a finishing worker may need m_ to wake us; the loop re-checks done_ under it
+        rescue(*w);
+        lk.lock();
+        rescued = true;
+      }
+      watched = w;
+      wall = now;
+      cpu = ran;
+    }
+    caller_sleeping_.store(false, std::memory_order_relaxed);
   }
 
   // Caller: was the team worth it? The partners' jobs saved about (their count x the caller's
@@ -375,9 +486,10 @@ class Pool {
   }
 
   // Worker: wait for an open region with a free seat, join it, run, repeat.
-  void work() noexcept {
+  void work(Worker& self) noexcept {
     for (;;) {
       if (!wait_work()) return;
+      go_home(self);
       std::uint64_t c = claim_.load(std::memory_order_relaxed);
       bool joined = false;
       while (remaining(c) > 0 && seats(c) > 0)
@@ -391,12 +503,15 @@ class Pool {
       q.jobs_ = jobs_;  // safe: our unfinished job keeps the region open
       q.first_ = q.jobs_ - remaining(c);
       q.count_ = 1;
+      self.in_job.store(true, std::memory_order_relaxed);
       invoke_(body_, q);
+      self.in_job.store(false, std::memory_order_relaxed);
       if (done_.fetch_add(q.count_, std::memory_order_seq_cst) + q.count_ == q.jobs_ &&
           caller_sleeping_.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lk(m_);
         done_cv_.notify_one();
       }
+      go_home(self);
     }
   }
 
@@ -432,7 +547,8 @@ class Pool {
   void (*invoke_)(void*, Jobs&) = nullptr;
   std::int64_t jobs_ = 0;
   // Owner only.
-  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::int64_t rescued_ = 0, rescues_ = 0;  // in the current region, in all
   std::int64_t solo_until_ns_ = 0, solo_ms_ = 0;
   bool probing_ = false;
   std::uint64_t late_seats_ = 0;  // seats a back-off region opens at late_at_ns_
@@ -441,14 +557,17 @@ class Pool {
 
   void print_stats() const {
     const Stats& s = stats_;
-    std::fprintf(stderr, "yv9 pool: %lld team regions (%.1f ms), %lld in back-off (%.1f ms; %lld joined late); %.1f ms waiting; %lld judged starved; %lld stalls\n",
+    std::fprintf(stderr, "yv9 pool: %lld team regions (%.1f ms), %lld in back-off (%.1f ms; %lld joined late); %.1f ms waiting; %lld judged starved; %lld stalls; %lld rescues\n",
                  static_cast<long long>(s.team), s.team_ns * 1e-6, static_cast<long long>(s.late), s.late_ns * 1e-6,
                  static_cast<long long>(s.joined), s.wait_ns * 1e-6, static_cast<long long>(s.starved),
-                 static_cast<long long>(s.stalls));
+                 static_cast<long long>(s.stalls), static_cast<long long>(s.rescues));
     std::fprintf(stderr, "yv9 pool: region length (us, up to) team/back-off:");
     for (int b = 0; b < Stats::kBuckets; ++b)
       if (s.team_hist[b] || s.late_hist[b])
         std::fprintf(stderr, " %d:%lld/%lld", 2 << b, static_cast<long long>(s.team_hist[b]), static_cast<long long>(s.late_hist[b]));
+    std::fprintf(stderr, "\nyv9 pool: waits for partners (us, up to):");
+    for (int b = 0; b < Stats::kBuckets; ++b)
+      if (s.wait_hist[b]) std::fprintf(stderr, " %d:%lld", 2 << b, static_cast<long long>(s.wait_hist[b]));
     std::fprintf(stderr, "\n");
   }
 };
