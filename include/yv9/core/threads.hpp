@@ -193,7 +193,8 @@ class Pool {
       stop_.store(true);
     }
     work_cv_.notify_all();
-    for (auto& w : workers_) w->thread.join();
+    for (auto& w : workers_)
+      if (w->thread.joinable()) w->thread.join();
   }
 
   bool try_own() { return !owned_.exchange(true, std::memory_order_acquire); }
