@@ -2,9 +2,9 @@
 // whatever the team, callers that find the pool busy still finish (alone), nested regions do not
 // deadlock, a participant stuck in one job does not hold back the others' jobs, one that loses
 // its core mid-job is moved to the waiting caller's core and makes small layers run alone for a
-// while, and a convolution gives the same
-// bits for 1..4 threads and on a pool busy with another caller. Built with TSan by .ci/tsan.sh as
-// well (the claim word and the region hand-over are what it checks).
+// while, and a convolution gives the same bits for 1..4 threads and on a pool busy with another
+// caller. Built with TSan by .ci/tsan.sh as well (the claim word and the region hand-over are
+// what it checks).
 #include <yv9/core/threads.hpp>
 #include <yv9/ops/conv.hpp>
 

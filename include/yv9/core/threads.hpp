@@ -126,7 +126,6 @@ struct Stats {
   std::int64_t team = 0, late = 0, joined = 0, starved = 0;  // regions: as a team / in back-off, of those
                                                              // joined late; judged starved
   std::int64_t stalls = 0;                                   // team regions that made the pool stressed
-  std::int64_t rescues = 0;                                  // stragglers moved to the caller's core
   std::int64_t team_ns = 0, late_ns = 0, wait_ns = 0;        // time in both kinds, and waiting for partners
   std::int64_t team_hist[kBuckets] = {}, late_hist[kBuckets] = {}, wait_hist[kBuckets] = {};
   static int bucket(std::int64_t ns) {
@@ -225,7 +224,6 @@ class Pool {
   void run(int nt, std::int64_t jobs, F& body, bool late) noexcept {  // a throwing body terminates, as in OpenMP
     grow(nt - 1);
     const std::uint64_t seat_count = static_cast<std::uint64_t>(std::min<std::size_t>(nt - 1, workers_.size()));
-    rescued_ = 0;
     body_ = &body;
     invoke_ = [](void* b, Jobs& q) { (*static_cast<F*>(b))(q); };
     jobs_ = jobs;
@@ -261,7 +259,6 @@ class Pool {
       stats_.joined += late && q.count_ < jobs;
       stats_.stalls += stall;
       stats_.wait_ns += t2 - t1;
-      stats_.rescues += rescued_;
       if (q.count_ < jobs) ++stats_.wait_hist[Stats::bucket(t2 - t1)];
       ++(late ? stats_.late_hist : stats_.team_hist)[Stats::bucket(t2 - t0)];
     }
@@ -362,13 +359,18 @@ class Pool {
     return cpus;
   }
 
-  // Pins the calling thread to one CPU, best effort: a refusal leaves it where it is.
-  static void pin_self(int cpu) {
 #if defined(__linux__)
+  // Pins a thread to one CPU; false if refused (it then stays where it is).
+  static bool pin(pthread_t thread, int cpu) {
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
-    sched_setaffinity(0, sizeof(one), &one);
+    return pthread_setaffinity_np(thread, sizeof(one), &one) == 0;
+  }
+#endif
+  static void pin_self(int cpu) {
+#if defined(__linux__)
+    pin(pthread_self(), cpu);
 #else
     (void)cpu;
 #endif
@@ -406,13 +408,8 @@ class Pool {
   void rescue(Worker& w) {
 #if defined(__linux__)
     const int cpu = sched_getcpu();
-    if (cpu < 0 || w.home < 0 || w.home == cpu) return;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    if (pthread_setaffinity_np(w.thread.native_handle(), sizeof(one), &one) != 0) return;
+    if (cpu < 0 || w.home < 0 || w.home == cpu || !pin(w.thread.native_handle(), cpu)) return;
     w.moved.store(true, std::memory_order_release);  // after the move, so go_home undoes it
-    ++rescued_;
     ++rescues_;
 #else
     (void)w;
@@ -434,33 +431,30 @@ class Pool {
     }
     std::unique_lock<std::mutex> lk(m_);
     caller_sleeping_.store(true, std::memory_order_seq_cst);
-    Worker* watched = nullptr;  // the straggler whose CPU time was last read
-    std::int64_t wall = 0, cpu = -1;
-    bool rescued = false;
+    Worker* watched = nullptr;  // the straggler whose CPU time was last read, at `wall`
+    std::int64_t wall = 0, cpu = 0;
+    bool probe = true;  // until a rescue, or nothing to rescue
     while (done_.load(std::memory_order_seq_cst) != jobs) {
-      if (rescued) {
+      if (!probe) {
         done_cv_.wait(lk);
         continue;
       }
-      if (watched) {
-        const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(wall + kProbeNs));
-        if (done_cv_.wait_until(lk, at) != std::cv_status::timeout) continue;
-      }
-      Worker* w = straggler();
-      if (!w || w->home < 0) {  // several still busy, or not pinned: the kernel's business
-        rescued = true;
+      if (watched &&
+          done_cv_.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(wall + kProbeNs))) !=
+              std::cv_status::timeout)
         continue;
-      }
-      const std::int64_t now = now_ns(), ran = cpu_time_ns(*w);
+      Worker* w = straggler();  // several still busy, or not pinned: the kernel's business
+      const std::int64_t now = now_ns(), ran = w && w->home >= 0 ? cpu_time_ns(*w) : -1;
       if (ran < 0) {
-        rescued = true;
+        probe = false;
         continue;
       }
-      if (w == watched && ran - cpu < (now - wall) / 2) {
+      if (w == watched && ran - cpu < (now - wall) / 2) {  // it did not run: it lost its core
+        probe = false;
         lk.unlock();  // a finishing worker may need m_ to wake us; the loop re-checks done_ under it
         rescue(*w);
         lk.lock();
-        rescued = true;
+        continue;
       }
       watched = w;
       wall = now;
@@ -549,7 +543,7 @@ class Pool {
   std::int64_t jobs_ = 0;
   // Owner only.
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::int64_t rescued_ = 0, rescues_ = 0;  // in the current region, in all
+  std::int64_t rescues_ = 0;  // workers moved to a waiting caller's core (see rescue)
   std::int64_t solo_until_ns_ = 0, solo_ms_ = 0;
   bool probing_ = false;
   std::uint64_t late_seats_ = 0;  // seats a back-off region opens at late_at_ns_
@@ -561,7 +555,7 @@ class Pool {
     std::fprintf(stderr, "yv9 pool: %lld team regions (%.1f ms), %lld in back-off (%.1f ms; %lld joined late); %.1f ms waiting; %lld judged starved; %lld stalls; %lld rescues\n",
                  static_cast<long long>(s.team), s.team_ns * 1e-6, static_cast<long long>(s.late), s.late_ns * 1e-6,
                  static_cast<long long>(s.joined), s.wait_ns * 1e-6, static_cast<long long>(s.starved),
-                 static_cast<long long>(s.stalls), static_cast<long long>(s.rescues));
+                 static_cast<long long>(s.stalls), static_cast<long long>(rescues_));
     std::fprintf(stderr, "yv9 pool: region length (us, up to) team/back-off:");
     for (int b = 0; b < Stats::kBuckets; ++b)
       if (s.team_hist[b] || s.late_hist[b])
