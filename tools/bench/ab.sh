@@ -9,14 +9,13 @@
 #   (extra detect options after --, e.g. -- --threads 2 --precision bf16)
 #
 # Defaults: 8 rounds of 10 runs, idle, the gelan-c file compare.sh made (tools/bench/cache), 320.
-# --busy-core keeps the last allowed CPU busy (taskset, `while :; do :; done`) for the whole run,
-# as compare.sh --busy-core does.
+# --busy-core keeps core 1 busy for the whole run, as compare.sh --busy-core does (busy_core.sh).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 rounds=8 runs=10 img=320 busy=0 weights=""
 bins=() extra=()
-usage() { sed -n '3,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '3,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --busy-core) busy=1 ;;
@@ -35,16 +34,11 @@ done
 [ -n "$weights" ] || weights=$(ls "$root"/tools/bench/cache/gelan-c-*/gelan-c.bin 2>/dev/null | head -1 || true)
 [ -f "$weights" ] || { echo "ab.sh: no weights (give --weights, or run compare.sh once for tools/bench/cache)" >&2; exit 1; }
 for b in "${bins[@]}"; do [ -x "$b" ] || { echo "ab.sh: $b is not an executable" >&2; exit 1; }; done
+source "$here/busy_core.sh"
 log=$(mktemp)
-hog=""
-cleanup() { [ -n "$hog" ] && kill "$hog" 2>/dev/null; rm -f "$log"; }
-trap cleanup EXIT
-if [ $busy = 1 ]; then
-  cpu=$(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' | tail -1 | sed 's/.*-//')
-  taskset -c "$cpu" sh -c 'while :; do :; done' &
-  hog=$!
-  sleep 0.5
-fi
+trap 'stop_busy_core; rm -f "$log"' EXIT
+trap 'exit 130' INT TERM
+[ $busy = 1 ] && start_busy_core ab.sh
 for r in $(seq 1 "$rounds"); do
   for i in "${!bins[@]}"; do
     line=$("${bins[$i]}" --weights "$weights" --bench --img "$img" --runs "$runs" ${extra[@]+"${extra[@]}"} 2>&1 | grep '^bench:' || true)
@@ -52,7 +46,7 @@ for r in $(seq 1 "$rounds"); do
     echo "$i $line" >> "$log"
   done
 done
-echo "# detect A/B: $rounds interleaved rounds x $runs runs, $([ $busy = 1 ] && echo "one core busy (cpu $cpu)" || echo idle), $(basename "$weights") at $img ${extra[*]+"${extra[*]}"}"
+echo "# detect A/B: $rounds interleaved rounds x $runs runs, $([ $busy = 1 ] && echo "core 1 busy" || echo idle), $(basename "$weights") at $img ${extra[*]+"${extra[*]}"}"
 python3 - "$log" "${bins[@]}" <<'EOF'
 import re, statistics, sys
 log, bins = sys.argv[1], sys.argv[2:]

@@ -42,14 +42,10 @@ fi
 
 cd "$root"
 if [ "$busy" = 1 ]; then
-  command -v taskset >/dev/null || { echo "compare.sh: --busy-core needs taskset (util-linux)" >&2; exit 1; }
-  [ "$(nproc)" -ge 2 ] || { echo "compare.sh: --busy-core needs at least 2 cores" >&2; exit 1; }
-  taskset -c 1 sh -c 'while :; do :; done' &
-  busy_pid=$!
-  # (under set -e a failing wait would replace the exit status with the loop's 143)
-  trap 'kill "$busy_pid" 2>/dev/null; wait "$busy_pid" 2>/dev/null || true' EXIT
+  source "$here/busy_core.sh"
+  trap stop_busy_core EXIT
   trap 'exit 130' INT TERM
-  echo "compare.sh: busy loop on core 1 (pid $busy_pid)" >&2
+  start_busy_core compare.sh
   status=0
   /usr/bin/python3 "$here/compare.py" ${args[@]+"${args[@]}"} || status=$?
   exit $status
