@@ -50,9 +50,10 @@ TEST_CASE("a pinned worker that gets no CPU time mid-job is moved to the waiting
     MESSAGE("SKIPPED: needs >= 2 allowed CPUs and default pinning (YV9_POOL_PIN unset)");
     return;
   }
-  // Job 0 is the caller's: it waits until a worker holds job 1, which sleeps 5 ms, so it gets no
-  // CPU time while the caller waits (as when another process has its core). The caller's probe
-  // must move it: it wakes on another CPU than the one it was pinned to. This is the file's first
+  // Job 0 is the caller's: it waits until a worker holds job 1, which sleeps in 1 ms slices until
+  // it finds itself moved, so it gets no CPU time while the caller waits (as when another process
+  // has its core). The caller's probe must move it: it wakes on another CPU than the one it was
+  // pinned to. This is the file's first
   // test, so the pool has no workers beyond the cores yet (those would not be pinned); attempts
   // that one of them takes anyway (other test orders) are repeated.
   struct Seen {
@@ -74,7 +75,11 @@ TEST_CASE("a pinned worker that gets no CPU time mid-job is moved to the waiting
           seen.pinned_to = sched_getcpu();
         seen.worker = std::this_thread::get_id();
         seen.started.store(true);
-        std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+        // Sleep until moved (or 2 s): in slices, so a caller that itself waits for its core
+        // (other processes, as under ctest -j2) still finds the worker idle when it probes.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        do std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+        while (sleep_ms > 0 && sched_getcpu() == seen.pinned_to && std::chrono::steady_clock::now() < deadline);
         seen.after = sched_getcpu();
       }
     });
@@ -99,7 +104,7 @@ TEST_CASE("a pinned worker that gets no CPU time mid-job is moved to the waiting
     const std::int64_t rescues = pool.rescues();
     pool.back_off_for(0);
     pool.disown();
-    region(seen, 5);
+    region(seen, 1);
     if (!seen.started.load() || seen.pinned_to < 0) continue;
     REQUIRE(pool.try_own());
     CHECK(pool.rescues() == rescues + 1);
@@ -118,7 +123,7 @@ TEST_CASE("a pinned worker that gets no CPU time mid-job is moved to the waiting
   REQUIRE(sched_setaffinity(0, sizeof(caller_allowed), &caller_allowed) == 0);
   CHECK(moved);
   CHECK(home);
-  pool_detail::g_stressed_until_ns.store(0);  // the 5 ms waits count as stalls
+  pool_detail::g_stressed_until_ns.store(0);  // the sleeping jobs count as stalls
   REQUIRE(pool.try_own());
   pool.back_off_for(0);
   pool.disown();
