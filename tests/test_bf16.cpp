@@ -296,7 +296,8 @@ TEST_CASE("bf16 convolutions: im2col exact on the rounded operands, Winograd wit
 }
 
 // The attention in bf16 (Precision::Bf16 loads of MMQA models): K^T, V^T and the scaled Q^T rounded
-// to bf16, P = exp(S - m) rounded as the second product packs it, everything else fp32.
+// to bf16 (Q^T scaled by scale * log2(e): scores in base 2), P = 2^(S - m) rounded as the second
+// product packs it, everything else fp32.
 //   reference: float64 on those rounded operands, with P exact. P's rounding (2^-9 relative per
 //   element) then moves O by at most 2^-9 * max|V| (O is a P-weighted mean of V over l, which is
 //   summed from the unrounded P); the rest is fp32 noise. A wrong pair or a missed key block is
@@ -318,6 +319,7 @@ TEST_CASE("bf16 attention: scalar twin within P's rounding of float64, native bi
     for (float& v : K) v = nd(rng);
     for (float& v : V) v = nd(rng);
     const float scale = 1.0f / std::sqrt(6.0f);
+    const float base2 = scale * ops::vmath::kLog2e;  // the scores' scale: the softmax runs in base 2
     Context one, two;
     two.threads = 2;
     auto run_attn = [&](ops::AttnPrecision p, const Context& ctx) {
@@ -336,7 +338,7 @@ TEST_CASE("bf16 attention: scalar twin within P's rounding of float64, native bi
         double a = 0, b = 0;
         for (std::int64_t k = 0; k < c.d; ++k) {
           const float q = Q[static_cast<std::size_t>(r * c.d + k)], kk = K[static_cast<std::size_t>(k * c.Lk + j)];
-          a += round_trip(scale * q) * round_trip(kk);
+          a += round_trip(base2 * q) * round_trip(kk);
           b += double(scale) * q * kk;
         }
         s[static_cast<std::size_t>(j)] = a;
@@ -347,7 +349,7 @@ TEST_CASE("bf16 attention: scalar twin within P's rounding of float64, native bi
       for (std::int64_t k = 0; k < c.d; ++k) {
         double num = 0, l = 0, num_e = 0, l_e = 0;
         for (std::int64_t j = 0; j < c.Lk; ++j) {
-          const double p = std::exp(s[static_cast<std::size_t>(j)] - mx), pe = std::exp(s_exact[static_cast<std::size_t>(j)] - mx_exact);
+          const double p = std::exp2(s[static_cast<std::size_t>(j)] - mx), pe = std::exp(s_exact[static_cast<std::size_t>(j)] - mx_exact);
           num += p * round_trip(V[static_cast<std::size_t>(j * c.d + k)]);
           l += p;
           num_e += pe * V[static_cast<std::size_t>(j * c.d + k)];

@@ -363,6 +363,70 @@ TEST_CASE("vexp: max ulp error against exp in double over [-87, 88], and special
   CHECK(std::abs(out[12] - 2.718281828f) <= 2.4e-7f);
 }
 
+TEST_CASE("vexp2: max ulp error against exp2 in double over [-126, 127], and special values") {
+  // Every 61st float bit pattern of [-126, 127], plus [-0.01, 0.01] in steps of 1e-7 (f tiny).
+  double worst = 0;
+  float worst_x = 0;
+  std::vector<float> xs;
+  auto flush = [&] {
+    std::vector<float> ys(xs.size());
+    ops::vexp2(xs.data(), ys.data(), static_cast<std::int64_t>(xs.size()));
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const double ref = std::exp2(double(xs[i]));
+      const double e = std::abs(double(ys[i]) - ref) / std::ldexp(1.0, std::ilogb(ref) - 23);
+      if (e > worst) {
+        worst = e;
+        worst_x = xs[i];
+      }
+    }
+    xs.clear();
+  };
+  auto push = [&](float x) {
+    xs.push_back(x);
+    if (xs.size() == 4096) flush();
+  };
+  std::uint32_t lo, hi;
+  const float flo = -126.0f, fhi = 127.0f;
+  std::memcpy(&lo, &flo, sizeof lo);
+  std::memcpy(&hi, &fhi, sizeof hi);
+  for (std::uint32_t b = lo; b > 0x80000000u + 61; b -= 61) {
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    push(f);
+  }
+  for (std::uint32_t b = 0; b <= hi; b += 61) {
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    push(f);
+  }
+  for (int i = -100000; i <= 100000; ++i) push(float(i) * 1e-7f);
+  flush();
+  MESSAGE("vexp2: max error " << worst << " ulp (at x = " << worst_x << ")");
+  CHECK(worst <= 1.5);
+
+  const float inf = std::numeric_limits<float>::infinity();
+  const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 10.0f, -130.0f, -149.0f, -150.0f, -151.5f, -inf,
+                           127.5f, 128.0f, inf, std::numeric_limits<float>::quiet_NaN(), 0.5f};
+  constexpr int kN = 15;
+  float out[kN];
+  ops::vexp2(special, out, kN);
+  CHECK(out[0] == 1.0f);
+  CHECK(out[1] == 1.0f);
+  CHECK(out[2] == 2.0f);
+  CHECK(out[3] == 0.5f);
+  CHECK(out[4] == 1024.0f);
+  CHECK(std::abs(out[5] - std::exp2(-130.0)) <= std::ldexp(1.0, -149));  // subnormal: within one step
+  CHECK(out[6] == std::ldexp(1.0f, -149));  // the smallest subnormal
+  CHECK(out[7] == 0.0f);                    // half of it: ties to even
+  CHECK(out[8] == 0.0f);
+  CHECK(out[9] == 0.0f);
+  CHECK(std::isfinite(out[10]));
+  CHECK(out[11] == inf);
+  CHECK(out[12] == inf);
+  CHECK(std::isnan(out[13]));
+  CHECK(std::abs(out[14] - 1.41421356f) <= 1.2e-7f);
+}
+
 TEST_CASE("vsigmoid / vsilu / exp_sub_max_sum against double, all tail lengths") {
   std::mt19937 rng(8);
   for (std::int64_t n = 0; n <= 40; ++n) {

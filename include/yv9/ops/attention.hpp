@@ -38,9 +38,11 @@ inline constexpr std::int64_t kAttnColBlock = 256;
 //
 // Per block of Br query rows (Br = a multiple of the GEMM's NR) and per block of <= 256 keys:
 //
-//   S^T [keys x Br] = K^T_blk [keys x d] * (scale * Q_blk)^T [d x Br]     written panel by panel:
+//   S^T [keys x Br] = K^T_blk [keys x d] * (c * Q_blk)^T [d x Br]     written panel by panel:
 //        each NR-query panel of S^T is exactly sgemm's packed-B layout [keys][NR]
-//   online softmax down the keys, one query per SIMD lane (no transposes, no horizontal sums)
+//   online softmax down the keys, one query per SIMD lane (no transposes, no horizontal sums),
+//        in base 2: c = scale * log2(e), so exp(scale * q.k - m) = 2^(S - m'), and 2^x costs
+//        10 vector instructions where exp costs 14 (ops/vexp.hpp)
 //   O^T [d x Br] (+)= V^T_blk [d x keys] * P^T [keys x Br]               P^T used in place as packed B
 //
 // K^T and V^T blocks are packed once per call (O(Lk * d)); O = O^T / l transposed at the end.
@@ -66,8 +68,8 @@ struct InPlaceB final : BPacker {
   void pack(std::int64_t, std::int64_t, std::int64_t, std::int64_t, float*) const override {}
 };
 
-// One NR-lane panel of S^T [keys][NR]: online-softmax update of (m, l) per lane, P = exp(S - m)
-// in place, returns corr = exp(m_old - m_new) per lane in `corr`.
+// One NR-lane panel of S^T [keys][NR] (scores in base 2): online-softmax update of (m, l) per
+// lane, P = 2^(S - m) in place, returns corr = 2^(m_old - m_new) per lane in `corr`.
 inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float* corr) {
   float mx[kGemmNR];
   for (int j = 0; j < kGemmNR; ++j) mx[j] = m[j];
@@ -82,7 +84,7 @@ inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float
   auto store = [](float* p, V v) { _mm512_storeu_ps(p, v); };
   auto sub = [](V a, V b) { return _mm512_sub_ps(a, b); };
   auto add = [](V a, V b) { return _mm512_add_ps(a, b); };
-  auto ex = [](V v) { return vmath::exp16(v); };
+  auto ex = [](V v) { return vmath::exp2_16(v); };
 #else
   constexpr int W = 8;
   using V = __m256;
@@ -90,7 +92,7 @@ inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float
   auto store = [](float* p, V v) { _mm256_storeu_ps(p, v); };
   auto sub = [](V a, V b) { return _mm256_sub_ps(a, b); };
   auto add = [](V a, V b) { return _mm256_add_ps(a, b); };
-  auto ex = [](V v) { return vmath::exp8(v); };
+  auto ex = [](V v) { return vmath::exp2_8(v); };
 #endif
   for (int j0 = 0; j0 < kGemmNR; j0 += W) {
     const V vm = load(mx + j0);
@@ -105,13 +107,13 @@ inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float
 #else
   for (std::int64_t k = 0; k < keys; ++k)
     for (int j = 0; j < kGemmNR; ++j) {
-      const float e = vmath::exp_scalar(s[k * kGemmNR + j] - mx[j]);
+      const float e = vmath::exp2_scalar(s[k * kGemmNR + j] - mx[j]);
       s[k * kGemmNR + j] = e;
       sum[j] += e;
     }
 #endif
   for (int j = 0; j < kGemmNR; ++j) {
-    corr[j] = vmath::exp_scalar(m[j] - mx[j]);  // exp(-inf) = 0 on the first key block
+    corr[j] = vmath::exp2_scalar(m[j] - mx[j]);  // 2^-inf = 0 on the first key block
     l[j] = l[j] * corr[j] + sum[j];
     m[j] = mx[j];
   }
@@ -134,11 +136,11 @@ YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys
     const __m512 vm = _mm512_loadu_ps(mx + j0);
     __m512 acc = _mm512_sub_ps(vm, vm);  // as softmax_panel: 0, or NaN where the maximum is not finite
     for (std::int64_t k = 0; k < keys; k += 2) {
-      const __m512 e0 = vmath::exp16(_mm512_sub_ps(_mm512_loadu_ps(s + k * kGemmNR + j0), vm));
+      const __m512 e0 = vmath::exp2_16(_mm512_sub_ps(_mm512_loadu_ps(s + k * kGemmNR + j0), vm));
       acc = _mm512_add_ps(acc, e0);
       __m512 e1 = _mm512_setzero_ps();
       if (k + 1 < keys) {
-        e1 = vmath::exp16(_mm512_sub_ps(_mm512_loadu_ps(s + (k + 1) * kGemmNR + j0), vm));
+        e1 = vmath::exp2_16(_mm512_sub_ps(_mm512_loadu_ps(s + (k + 1) * kGemmNR + j0), vm));
         acc = _mm512_add_ps(acc, e1);
       }
       _mm512_storeu_si512(p16 + (k / 2) * kBfNR + j0, bf16_detail::pair_rows16(e0, e1));
@@ -146,7 +148,7 @@ YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys
     _mm512_storeu_ps(sum + j0, acc);
   }
   for (int j = 0; j < kGemmNR; ++j) {
-    corr[j] = vmath::exp_scalar(m[j] - mx[j]);
+    corr[j] = vmath::exp2_scalar(m[j] - mx[j]);
     l[j] = l[j] * corr[j] + sum[j];
     m[j] = mx[j];
   }
@@ -225,6 +227,7 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
   const std::int64_t npanels = kRows / kGemmNR;
   const bool b16 = kv.precision != AttnPrecision::Fp32, emulate = kv.precision == AttnPrecision::Bf16Emulated;
   const bool fused = kFusedBf16Softmax && kv.precision == AttnPrecision::Bf16;  // P^T written in bf16 directly
+  const float c = scale * vmath::kLog2e;
   parallel_for(ctx.threads, rblocks, [&](Jobs& q) {
     std::vector<float> qpanels(static_cast<std::size_t>(npanels * d * kGemmNR));
     std::vector<float> st(static_cast<std::size_t>(npanels * kKeys * kGemmNR));  // S^T / P^T panels
@@ -233,12 +236,12 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
     std::vector<std::uint32_t> p16(fused ? static_cast<std::size_t>(npanels * PackedA16::pairs(kKeys) * kBfNR) : 0);
     for (std::int64_t rb; q.next(rb);) {
       const std::int64_t r0 = rb * kRows, nr = std::min(kRows, rows - r0);
-      // (scale * Q_blk)^T as packed-B panels [panel][d][NR], zero beyond the last row
+      // (c * Q_blk)^T as packed-B panels [panel][d][NR], zero beyond the last row (c: scores in base 2)
       for (std::int64_t p = 0; p < npanels; ++p)
         for (std::int64_t k = 0; k < d; ++k)
           for (std::int64_t j = 0; j < kGemmNR; ++j) {
             const std::int64_t r = p * kGemmNR + j;
-            qpanels[static_cast<std::size_t>((p * d + k) * kGemmNR + j)] = r < nr ? scale * Q[(r0 + r) * d + k] : 0.0f;
+            qpanels[static_cast<std::size_t>((p * d + k) * kGemmNR + j)] = r < nr ? c * Q[(r0 + r) * d + k] : 0.0f;
           }
       PrepackedB qb;
       qb.panels = qpanels.data();
