@@ -42,7 +42,7 @@ inline constexpr std::int64_t kAttnColBlock = 256;
 //        each NR-query panel of S^T is exactly sgemm's packed-B layout [keys][NR]
 //   online softmax down the keys, one query per SIMD lane (no transposes, no horizontal sums),
 //        in base 2: c = scale * log2(e), so exp(scale * q.k - m) = 2^(S - m'), and 2^x costs
-//        10 vector instructions where exp costs 14 (ops/vexp.hpp)
+//        11 vector instructions where exp costs 15 (ops/vexp.hpp)
 //   O^T [d x Br] (+)= V^T_blk [d x keys] * P^T [keys x Br]               P^T used in place as packed B
 //
 // K^T and V^T blocks are packed once per call (O(Lk * d)); O = O^T / l transposed at the end.
