@@ -124,6 +124,25 @@ void check_gemm(const Case& c, std::int64_t m0, std::int64_t mc, std::int64_t j0
   CHECK(bad == 0);
 }
 
+// Worst error in ulp (of the reference's binade) of y = fn(xs) against ref(x) in double, and where.
+struct UlpWorst {
+  double ulp = 0;
+  float at = 0;
+  template <class Fn, class Ref>
+  void measure(Fn fn, Ref ref, const std::vector<float>& xs) {
+    std::vector<float> ys(xs.size());
+    fn(xs.data(), ys.data(), static_cast<std::int64_t>(xs.size()));
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const double r = ref(double(xs[i]));
+      const double e = std::abs(double(ys[i]) - r) / std::ldexp(1.0, std::ilogb(r) - 23);
+      if (e > ulp) {
+        ulp = e;
+        at = xs[i];
+      }
+    }
+  }
+};
+
 }  // namespace
 
 TEST_CASE("sgemm: geometry constants are consistent") {
@@ -304,21 +323,11 @@ TEST_CASE("sgemm + Im2colB: implicit GEMM equals a direct convolution") {
 TEST_CASE("vexp: max ulp error against exp in double over [-87, 88], and special values") {
   // Every 97th float bit pattern of [-87, 88] (23M values), plus a sweep of [-0.01, 0.01] in steps
   // of 1e-7 where r is tiny and the polynomial's low terms dominate; evaluated in chunks.
-  double worst = 0;
-  float worst_x = 0;
+  UlpWorst worst;
   std::int64_t count = 0;
-  std::vector<float> xs, ys;
+  std::vector<float> xs;
   auto flush = [&] {
-    ys.resize(xs.size());
-    ops::vexp(xs.data(), ys.data(), static_cast<std::int64_t>(xs.size()));
-    for (std::size_t i = 0; i < xs.size(); ++i) {
-      const double ref = std::exp(double(xs[i]));
-      const double e = std::abs(double(ys[i]) - ref) / std::ldexp(1.0, std::ilogb(ref) - 23);
-      if (e > worst) {
-        worst = e;
-        worst_x = xs[i];
-      }
-    }
+    worst.measure(ops::vexp, [](double x) { return std::exp(x); }, xs);
     count += static_cast<std::int64_t>(xs.size());
     xs.clear();
   };
@@ -340,8 +349,8 @@ TEST_CASE("vexp: max ulp error against exp in double over [-87, 88], and special
   for (std::uint32_t b = 0; b <= bits(88.0f); b += 97) push(from_bits(b));
   for (int i = -100000; i <= 100000; ++i) push(float(i) * 1e-7f);
   flush();
-  MESSAGE("vexp: max error " << worst << " ulp (at x = " << worst_x << ") over " << count << " inputs");
-  CHECK(worst <= 2.0);
+  MESSAGE("vexp: max error " << worst.ulp << " ulp (at x = " << worst.at << ") over " << count << " inputs");
+  CHECK(worst.ulp <= 2.0);
 
   const float inf = std::numeric_limits<float>::infinity();
   const float special[] = {0.0f, -0.0f, -88.0f, -103.0f, -104.5f, -200.0f, -inf, 88.72f, 88.8f, 100.0f, inf,
@@ -365,20 +374,10 @@ TEST_CASE("vexp: max ulp error against exp in double over [-87, 88], and special
 
 TEST_CASE("vexp2: max ulp error against exp2 in double over [-126, 127], and special values") {
   // Every 61st float bit pattern of [-126, 127], plus [-0.01, 0.01] in steps of 1e-7 (f tiny).
-  double worst = 0;
-  float worst_x = 0;
+  UlpWorst worst;
   std::vector<float> xs;
   auto flush = [&] {
-    std::vector<float> ys(xs.size());
-    ops::vexp2(xs.data(), ys.data(), static_cast<std::int64_t>(xs.size()));
-    for (std::size_t i = 0; i < xs.size(); ++i) {
-      const double ref = std::exp2(double(xs[i]));
-      const double e = std::abs(double(ys[i]) - ref) / std::ldexp(1.0, std::ilogb(ref) - 23);
-      if (e > worst) {
-        worst = e;
-        worst_x = xs[i];
-      }
-    }
+    worst.measure(ops::vexp2, [](double x) { return std::exp2(x); }, xs);
     xs.clear();
   };
   auto push = [&](float x) {
@@ -401,8 +400,8 @@ TEST_CASE("vexp2: max ulp error against exp2 in double over [-126, 127], and spe
   }
   for (int i = -100000; i <= 100000; ++i) push(float(i) * 1e-7f);
   flush();
-  MESSAGE("vexp2: max error " << worst << " ulp (at x = " << worst_x << ")");
-  CHECK(worst <= 1.5);
+  MESSAGE("vexp2: max error " << worst.ulp << " ulp (at x = " << worst.at << ")");
+  CHECK(worst.ulp <= 1.5);
 
   const float inf = std::numeric_limits<float>::infinity();
   const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, 10.0f, -130.0f, -149.0f, -150.0f, -151.5f, -inf,

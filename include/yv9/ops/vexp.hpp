@@ -77,15 +77,25 @@ inline float bits_to_float(std::int32_t i) {
   return f;
 }
 
-// Portable version, written branch-free so GCC vectorises loops that call it (aarch64 NEON, SSE2).
+// Round to nearest with the 1.5*2^23 trick (exact for |t| < 2^22); no -ffast-math, so the
+// add/sub pair is not folded away.
+inline float round_nearest(float t) {
+  const float magic = 12582912.0f;
+  return (t + magic) - magic;
+}
+// p * 2^n for an integral n in [-151, 129] as two factors whose exponent fields are always normal,
+// so results below FLT_MIN underflow gradually and results above FLT_MAX become inf.
+inline float scale_pow2(float p, float n) {
+  const std::int32_t ni = static_cast<std::int32_t>(n == n ? n : 0.0f);  // NaN -> any exponent: p is NaN
+  const std::int32_t h = ni >> 1;
+  return p * bits_to_float((h + 127) << 23) * bits_to_float((ni - h + 127) << 23);
+}
+
+// Portable versions, written branch-free so GCC vectorises loops that call them (aarch64 NEON, SSE2).
 inline float exp_scalar(float x) {
   x = x < kExpLo ? kExpLo : x;  // comparisons with NaN are false: NaN stays NaN
   x = x > kExpHi ? kExpHi : x;
-  // Round to nearest with the 1.5*2^23 trick (exact for |t| < 2^22); no -ffast-math, so the
-  // add/sub pair is not folded away.
-  const float t = x * kLog2e;
-  const float magic = 12582912.0f;
-  const float n = (t + magic) - magic;
+  const float n = round_nearest(x * kLog2e);
   float r = x - n * kLn2Hi;
   r = r - n * kLn2Lo;
   float q = kC7;
@@ -94,17 +104,13 @@ inline float exp_scalar(float x) {
   q = q * r + kC4;
   q = q * r + kC3;
   q = q * r + kC2;
-  const float p = 1.0f + (r + (r * r) * q);
-  const std::int32_t ni = static_cast<std::int32_t>(n == n ? n : 0.0f);  // NaN -> any exponent: p is NaN
-  const std::int32_t h = ni >> 1;
-  return p * bits_to_float((h + 127) << 23) * bits_to_float((ni - h + 127) << 23);
+  return scale_pow2(1.0f + (r + (r * r) * q), n);
 }
 
 inline float exp2_scalar(float x) {
   x = x < kExp2Lo ? kExp2Lo : x;
   x = x > kExp2Hi ? kExp2Hi : x;
-  const float magic = 12582912.0f;  // round to nearest, as in exp_scalar
-  const float n = (x + magic) - magic;
+  const float n = round_nearest(x);
   const float f = x - n;
   float q = kE2C6;
   q = q * f + kE2C5;
@@ -112,10 +118,7 @@ inline float exp2_scalar(float x) {
   q = q * f + kE2C3;
   q = q * f + kE2C2;
   q = q * f + kE2C1;
-  const float p = q * f + 1.0f;
-  const std::int32_t ni = static_cast<std::int32_t>(n == n ? n : 0.0f);
-  const std::int32_t h = ni >> 1;
-  return p * bits_to_float((h + 127) << 23) * bits_to_float((ni - h + 127) << 23);
+  return scale_pow2(q * f + 1.0f, n);
 }
 
 #if defined(__AVX512F__)
@@ -179,6 +182,16 @@ inline float sum16(__m512 v) {
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__)
+// scale_pow2 on 8 lanes. NaN converts to INT_MIN: the exponent fields are then garbage but p is
+// NaN, so is the result.
+inline __m256 scale_pow2_8(__m256 p, __m256 n) {
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i h = _mm256_srai_epi32(ni, 1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
 inline __m256 exp8(__m256 x) {
   x = _mm256_min_ps(_mm256_set1_ps(kExpHi), x);
   x = _mm256_max_ps(_mm256_set1_ps(kExpLo), x);
@@ -191,14 +204,7 @@ inline __m256 exp8(__m256 x) {
   q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(kC4));
   q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(kC3));
   q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(kC2));
-  const __m256 p = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(r, r), q, r));
-  // NaN converts to INT_MIN; the exponent fields are then garbage but p is NaN, so is the result.
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256i h = _mm256_srai_epi32(ni, 1);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  return scale_pow2_8(_mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(r, r), q, r)), n);
 }
 inline __m256 exp2_8(__m256 x) {
   x = _mm256_min_ps(_mm256_set1_ps(kExp2Hi), x);
@@ -210,13 +216,7 @@ inline __m256 exp2_8(__m256 x) {
   q = _mm256_fmadd_ps(q, f, _mm256_set1_ps(kE2C3));
   q = _mm256_fmadd_ps(q, f, _mm256_set1_ps(kE2C2));
   q = _mm256_fmadd_ps(q, f, _mm256_set1_ps(kE2C1));
-  const __m256 p = _mm256_fmadd_ps(q, f, _mm256_set1_ps(1.0f));
-  const __m256i ni = _mm256_cvtps_epi32(n);  // NaN: garbage exponents, but p is NaN
-  const __m256i h = _mm256_srai_epi32(ni, 1);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+  return scale_pow2_8(_mm256_fmadd_ps(q, f, _mm256_set1_ps(1.0f)), n);
 }
 // Division, not rcp + Newton: _mm256_rcp_ps has only 12 bits and vdivps ymm is cheap on AVX2 cores.
 inline __m256 sigmoid8(__m256 x) {
