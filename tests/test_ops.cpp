@@ -109,13 +109,17 @@ TEST_CASE("attention: tiled online softmax equals the materialised reference") {
   std::mt19937 rng(99);
   struct Case {
     std::int64_t rows, Lk, d;
-    double qscale;
+    double qscale, rise = 0;  // rise: key j scaled by 1 + rise * j / Lk
   };
   // Lk around the column-block size (256) and rows around the row-block size (64) hit the tile edges.
+  // Rising keys put later key blocks far above the first, whose maximum the softmax takes as its
+  // reference: they raise it (ops/attention.hpp, softmax_update).
   for (Case c : {Case{1, 1, 1, 1}, Case{5, 3, 6, 1}, Case{64, 256, 48, 3}, Case{65, 257, 48, 3}, Case{130, 700, 16, 5},
-                 Case{200, 100, 48, 8}}) {
+                 Case{200, 100, 48, 8}, Case{100, 1000, 48, 2, 6}, Case{70, 800, 8, 3, 3}}) {
     Tensor<float> Q = random_tensor<float>(Shape{c.rows * c.d}, rng, -c.qscale, c.qscale);
     Tensor<float> K = random_tensor<float>(Shape{c.d * c.Lk}, rng);
+    for (std::int64_t k = 0; k < c.d; ++k)
+      for (std::int64_t j = 0; j < c.Lk; ++j) K[k * c.Lk + j] *= static_cast<float>(1 + c.rise * j / c.Lk);
     Tensor<float> V = random_tensor<float>(Shape{c.Lk * c.d}, rng);
     std::vector<float> O(static_cast<std::size_t>(c.rows * c.d));
     const float scale = 1.0f / std::sqrt(6.0f);

@@ -42,8 +42,9 @@ inline constexpr std::int64_t kAttnColBlock = 256;
 //        each NR-query panel of S^T is exactly sgemm's packed-B layout [keys][NR]
 //   online softmax down the keys, one query per SIMD lane (no transposes, no horizontal sums),
 //        in base 2: c = scale * log2(e), so exp(scale * q.k - m) = 2^(S - m'), and 2^x costs
-//        11 vector instructions where exp costs 15 (ops/vexp.hpp)
-//   O^T [d x Br] (+)= V^T_blk [d x keys] * P^T [keys x Br]               P^T used in place as packed B
+//        11 vector instructions where exp costs 15 (ops/vexp.hpp); m is a lazy reference, not the
+//        running maximum (softmax_update), so most key blocks take one pass over their scores
+//   O^T [d x Br] (+)= V^T_blk [d x keys] * P^T [keys x Br]               P^T written as packed B
 //
 // K^T and V^T blocks are packed once per call (O(Lk * d)); O = O^T / l transposed at the end.
 
@@ -68,73 +69,131 @@ struct InPlaceB final : BPacker {
   void pack(std::int64_t, std::int64_t, std::int64_t, std::int64_t, float*) const override {}
 };
 
-// One NR-lane panel of S^T [keys][NR] (scores in base 2): online-softmax update of (m, l) per
-// lane, P = 2^(S - m) in place, returns corr = 2^(m_old - m_new) per lane in `corr`.
-inline void softmax_panel(float* s, std::int64_t keys, float* m, float* l, float* corr) {
-  float mx[kGemmNR];
-  for (int j = 0; j < kGemmNR; ++j) mx[j] = m[j];
+// The online softmax over one NR-lane panel of S^T [keys][NR] (scores in base 2, one query per
+// lane), as FlashAttention's but with a lazy reference m per lane instead of the running maximum:
+//
+//   m   the first key block's maximum: P = 2^(S - m) <= 1 there, so l >= 1 from then on
+//   later key blocks reuse m without looking for their maximum: P = 2^(S - m) and its sum in
+//       one pass. Only where a lane's sum exceeds kSumLimit (a key block far above the first)
+//       is the maximum taken, m raised to it and the panel's exps redone; corr = 2^(m_old - m_new)
+//       there, exactly 1 everywhere else (and the caller skips rescaling O for a row block whose
+//       corr is all 1)
+//
+// The result is the softmax's: every term keeps fp32's relative precision whatever the common
+// factor 2^-m, and P <= kSumLimit bounds l and O^T at 2^16 times their size with the running
+// maximum. It saves the maximum's pass over the scores on most key blocks (a fifth of the
+// softmax's time, which is ~13% of the attention's in fp32 and more in bf16).
+//
+// softmax_update does the bookkeeping; the pass that writes P (fp32 panel, or bf16 pairs) is the
+// caller's, and must sum each lane in key order, so the fp32 and the bf16 paths agree bit for bit.
+inline constexpr float kSumLimit = 65536.0f;
+
+// mx[j] = max over the keys of s[k][j] (NaN scores ignored), starting from -inf.
+inline void panel_max(const float* s, std::int64_t keys, float* mx) {
+  for (int j = 0; j < kGemmNR; ++j) mx[j] = -std::numeric_limits<float>::infinity();
   for (std::int64_t k = 0; k < keys; ++k)
     for (int j = 0; j < kGemmNR; ++j) mx[j] = s[k * kGemmNR + j] > mx[j] ? s[k * kGemmNR + j] : mx[j];
-  float sum[kGemmNR] = {};
+}
+
+// exp_pass(mref, sum): P = 2^(S - mref) written where the caller keeps it, sum[j] per lane.
+template <class ExpPass>
+void softmax_update(const float* s, std::int64_t keys, float* m, float* l, float* corr, ExpPass&& exp_pass) {
+  float mn[kGemmNR], sum[kGemmNR], mx[kGemmNR];
+  bool flagged[kGemmNR], any = false;
+  // flagged lanes raised to the maximum of mn and this block's scores
+  const auto raise = [&] {
+    panel_max(s, keys, mx);
+    for (int j = 0; j < kGemmNR; ++j)
+      if (flagged[j] && mx[j] > mn[j]) mn[j] = mx[j];
+  };
+  for (int j = 0; j < kGemmNR; ++j) {
+    mn[j] = m[j];
+    flagged[j] = !(m[j] > -std::numeric_limits<float>::infinity());  // the first block (or no finite score yet)
+    any = any || flagged[j];
+  }
+  const bool first = any;
+  if (first) raise();
+  exp_pass(mn, sum);
+  if (!first) {
+    any = false;
+    for (int j = 0; j < kGemmNR; ++j) {
+      flagged[j] = !(sum[j] <= kSumLimit);  // too far above m, or not finite
+      any = any || flagged[j];
+    }
+    if (any) {
+      raise();
+      exp_pass(mn, sum);  // unflagged lanes get the same values again
+    }
+  }
+  for (int j = 0; j < kGemmNR; ++j) {
+    corr[j] = mn[j] == m[j] ? 1.0f : vmath::exp2_scalar(m[j] - mn[j]);  // 2^-inf = 0 on the first block
+    l[j] = l[j] * corr[j] + sum[j];
+    m[j] = mn[j];
+  }
+}
+
+// The fp32 pass: p (same layout as s) = 2^(s - mref), sum per lane in key order.
+inline void exp_panel(const float* s, std::int64_t keys, const float* mref, float* p, float* sum) {
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #if defined(__AVX512F__)
   constexpr int W = 16;
   using V = __m512;
-  auto load = [](const float* p) { return _mm512_loadu_ps(p); };
-  auto store = [](float* p, V v) { _mm512_storeu_ps(p, v); };
+  auto load = [](const float* q) { return _mm512_loadu_ps(q); };
+  auto store = [](float* q, V v) { _mm512_storeu_ps(q, v); };
   auto sub = [](V a, V b) { return _mm512_sub_ps(a, b); };
   auto add = [](V a, V b) { return _mm512_add_ps(a, b); };
   auto ex = [](V v) { return vmath::exp2_16(v); };
+  auto zero = [] { return _mm512_setzero_ps(); };
 #else
   constexpr int W = 8;
   using V = __m256;
-  auto load = [](const float* p) { return _mm256_loadu_ps(p); };
-  auto store = [](float* p, V v) { _mm256_storeu_ps(p, v); };
+  auto load = [](const float* q) { return _mm256_loadu_ps(q); };
+  auto store = [](float* q, V v) { _mm256_storeu_ps(q, v); };
   auto sub = [](V a, V b) { return _mm256_sub_ps(a, b); };
   auto add = [](V a, V b) { return _mm256_add_ps(a, b); };
   auto ex = [](V v) { return vmath::exp2_8(v); };
+  auto zero = [] { return _mm256_setzero_ps(); };
 #endif
-  for (int j0 = 0; j0 < kGemmNR; j0 += W) {
-    const V vm = load(mx + j0);
-    V acc = sub(vm, vm);
-    for (std::int64_t k = 0; k < keys; ++k) {
-      const V e = ex(sub(load(s + k * kGemmNR + j0), vm));
-      store(s + k * kGemmNR + j0, e);
-      acc = add(acc, e);
-    }
-    store(sum + j0, acc);
+  constexpr int NV = kGemmNR / W;
+  V vm[NV], acc[NV];
+  for (int v = 0; v < NV; ++v) {
+    vm[v] = load(mref + v * W);
+    acc[v] = zero();
   }
+  for (std::int64_t k = 0; k < keys; ++k)
+    for (int v = 0; v < NV; ++v) {
+      const V e = ex(sub(load(s + k * kGemmNR + v * W), vm[v]));
+      store(p + k * kGemmNR + v * W, e);
+      acc[v] = add(acc[v], e);
+    }
+  for (int v = 0; v < NV; ++v) store(sum + v * W, acc[v]);
 #else
+  for (int j = 0; j < kGemmNR; ++j) sum[j] = 0.0f;
   for (std::int64_t k = 0; k < keys; ++k)
     for (int j = 0; j < kGemmNR; ++j) {
-      const float e = vmath::exp2_scalar(s[k * kGemmNR + j] - mx[j]);
-      s[k * kGemmNR + j] = e;
+      const float e = vmath::exp2_scalar(s[k * kGemmNR + j] - mref[j]);
+      p[k * kGemmNR + j] = e;
       sum[j] += e;
     }
 #endif
-  for (int j = 0; j < kGemmNR; ++j) {
-    corr[j] = vmath::exp2_scalar(m[j] - mx[j]);  // 2^-inf = 0 on the first key block
-    l[j] = l[j] * corr[j] + sum[j];
-    m[j] = mx[j];
-  }
+}
+
+// One panel's softmax update with P^T in fp32 at p (sgemm's packed-B layout, as s).
+inline void softmax_panel(const float* s, std::int64_t keys, float* m, float* l, float* corr, float* p) {
+  softmax_update(s, keys, m, l, corr, [&](const float* mref, float* sum) { exp_panel(s, keys, mref, p, sum); });
 }
 
 #if defined(__AVX512F__) && YV9_BF16_NATIVE
 static_assert(kGemmNR == kBfNR, "an S^T panel is one bf16 panel");
 // softmax_panel for the native bf16 path: P goes straight into bf16 pairs (sgemm_bf16's packed-B
-// panel: ceil(keys / 2) rows of 32 words, an odd last key paired with 0) instead of fp32 in s.
+// panel: ceil(keys / 2) rows of 32 words, an odd last key paired with 0) instead of fp32.
 // The same exps, the same sum order and the same rounding as softmax_panel followed by convert_b,
 // so the scalar twin (which takes that way) stays bit-identical.
-YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys, float* m, float* l, float* corr,
-                                               std::uint32_t* p16) {
-  float mx[kGemmNR];
-  for (int j = 0; j < kGemmNR; ++j) mx[j] = m[j];
-  for (std::int64_t k = 0; k < keys; ++k)
-    for (int j = 0; j < kGemmNR; ++j) mx[j] = s[k * kGemmNR + j] > mx[j] ? s[k * kGemmNR + j] : mx[j];
-  float sum[kGemmNR];
+YV9_BF16_TARGET inline void exp_panel_bf16(const float* s, std::int64_t keys, const float* mref, std::uint32_t* p16,
+                                           float* sum) {
   for (int j0 = 0; j0 < kGemmNR; j0 += 16) {
-    const __m512 vm = _mm512_loadu_ps(mx + j0);
-    __m512 acc = _mm512_sub_ps(vm, vm);  // as softmax_panel: 0, or NaN where the maximum is not finite
+    const __m512 vm = _mm512_loadu_ps(mref + j0);
+    __m512 acc = _mm512_setzero_ps();
     for (std::int64_t k = 0; k < keys; k += 2) {
       const __m512 e0 = vmath::exp2_16(_mm512_sub_ps(_mm512_loadu_ps(s + k * kGemmNR + j0), vm));
       acc = _mm512_add_ps(acc, e0);
@@ -147,11 +206,10 @@ YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys
     }
     _mm512_storeu_ps(sum + j0, acc);
   }
-  for (int j = 0; j < kGemmNR; ++j) {
-    corr[j] = vmath::exp2_scalar(m[j] - mx[j]);
-    l[j] = l[j] * corr[j] + sum[j];
-    m[j] = mx[j];
-  }
+}
+YV9_BF16_TARGET inline void softmax_panel_bf16(const float* s, std::int64_t keys, float* m, float* l, float* corr,
+                                               std::uint32_t* p16) {
+  softmax_update(s, keys, m, l, corr, [&](const float* mref, float* sum) { exp_panel_bf16(s, keys, mref, p16, sum); });
 }
 
 // P^T already in bf16 panels (softmax_panel_bf16): sgemm_bf16 reads it where it lies.
@@ -230,7 +288,8 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
   const float c = scale * vmath::kLog2e;
   parallel_for(ctx.threads, rblocks, [&](Jobs& q) {
     std::vector<float> qpanels(static_cast<std::size_t>(npanels * d * kGemmNR));
-    std::vector<float> st(static_cast<std::size_t>(npanels * kKeys * kGemmNR));  // S^T / P^T panels
+    std::vector<float> st(static_cast<std::size_t>(npanels * kKeys * kGemmNR));  // S^T panels
+    std::vector<float> pt(fused ? 0 : st.size());                               // P^T panels (fp32)
     std::vector<float> scratch(gemm_scratch_floats(kGemmNR));
     std::vector<float> ot(static_cast<std::size_t>(d * kRows)), m(kRows), l(kRows), corr(kRows);
     std::vector<std::uint32_t> p16(fused ? static_cast<std::size_t>(npanels * PackedA16::pairs(kKeys) * kBfNR) : 0);
@@ -266,17 +325,21 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
                                p16.data() + p * PackedA16::pairs(nk) * kBfNR);
           else
 #endif
-            softmax_panel(sp, nk, m.data() + p * kGemmNR, l.data() + p * kGemmNR, corr.data() + p * kGemmNR);
+            softmax_panel(sp, nk, m.data() + p * kGemmNR, l.data() + p * kGemmNR, corr.data() + p * kGemmNR,
+                          pt.data() + p * nk * kGemmNR);
         }
-        for (std::int64_t k = 0; k < d; ++k) {
-          float* row = ot.data() + k * kRows;
-          for (std::int64_t j = 0; j < used_panels * kGemmNR; ++j) row[j] *= corr[static_cast<std::size_t>(j)];
-        }
+        // O^T *= corr, unless every corr is 1 (the reference m stayed) or O^T is still 0
+        const std::int64_t used = used_panels * kGemmNR;
+        if (b > 0 && std::any_of(corr.begin(), corr.begin() + used, [](float x) { return x != 1.0f; }))
+          for (std::int64_t k = 0; k < d; ++k) {
+            float* row = ot.data() + k * kRows;
+            for (std::int64_t j = 0; j < used; ++j) row[j] *= corr[static_cast<std::size_t>(j)];
+          }
         Epilogue acc;
         acc.accumulate = true;
         if (b16) {
           // fused: P^T is in p16 already; otherwise InPlaceB packs nothing and sgemm_bf16 converts
-          // P^T from st, where it lies in packed layout
+          // P^T from pt, where it lies in packed layout
 #if defined(__AVX512F__) && YV9_BF16_NATIVE
           Bf16PanelB pb;
           pb.p16 = p16.data();
@@ -285,9 +348,9 @@ inline void attention_packed(const float* Q, std::int64_t rows, const PackedKV& 
           else
 #endif
             sgemm_bf16(kv.vt16[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc,
-                       st.data(), emulate);
+                       pt.data(), emulate);
         } else {
-          sgemm(vt[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, st.data());
+          sgemm(vt[static_cast<std::size_t>(b)], 0, d, InPlaceB{}, 0, nr, ot.data(), kRows, acc, pt.data());
         }
       }
       for (std::int64_t j = 0; j < nr; ++j) {
@@ -312,7 +375,7 @@ std::size_t attention_scratch_bytes(std::int64_t d, std::int64_t Lk, int threads
     const std::int64_t kblocks = (Lk + kKeys - 1) / kKeys;
     const std::int64_t dpad = (d + kGemmMR - 1) / kGemmMR * kGemmMR, lkpad = Lk + kblocks * kGemmMR;
     const std::int64_t shared = lkpad * d + dpad * Lk;  // K^T, V^T packed
-    const std::int64_t per_thread = kRows * d + kRows * kKeys + static_cast<std::int64_t>(gemm_scratch_floats(kGemmNR)) +
+    const std::int64_t per_thread = kRows * d + 2 * kRows * kKeys + static_cast<std::int64_t>(gemm_scratch_floats(kGemmNR)) +
                                     d * kRows + 3 * kRows;
     return static_cast<std::size_t>(shared + threads * per_thread) * sizeof(float);
   } else {
