@@ -99,31 +99,27 @@ inline void panel_max(const float* s, std::int64_t keys, float* mx) {
 template <class ExpPass>
 void softmax_update(const float* s, std::int64_t keys, float* m, float* l, float* corr, ExpPass&& exp_pass) {
   float mn[kGemmNR], sum[kGemmNR], mx[kGemmNR];
-  bool flagged[kGemmNR], any = false;
+  bool flagged[kGemmNR];
+  // flags the lanes where pred(j) holds; whether there are any
+  const auto flag = [&](auto pred) {
+    bool any = false;
+    for (int j = 0; j < kGemmNR; ++j) any |= (flagged[j] = pred(j));
+    return any;
+  };
   // flagged lanes raised to the maximum of mn and this block's scores
   const auto raise = [&] {
     panel_max(s, keys, mx);
     for (int j = 0; j < kGemmNR; ++j)
       if (flagged[j] && mx[j] > mn[j]) mn[j] = mx[j];
   };
-  for (int j = 0; j < kGemmNR; ++j) {
-    mn[j] = m[j];
-    flagged[j] = !(m[j] > -std::numeric_limits<float>::infinity());  // the first block (or no finite score yet)
-    any = any || flagged[j];
-  }
-  const bool first = any;
+  std::copy(m, m + kGemmNR, mn);
+  // the first key block (or no finite score yet): the reference is this block's maximum
+  const bool first = flag([&](int j) { return !(m[j] > -std::numeric_limits<float>::infinity()); });
   if (first) raise();
   exp_pass(mn, sum);
-  if (!first) {
-    any = false;
-    for (int j = 0; j < kGemmNR; ++j) {
-      flagged[j] = !(sum[j] <= kSumLimit);  // too far above m, or not finite
-      any = any || flagged[j];
-    }
-    if (any) {
-      raise();
-      exp_pass(mn, sum);  // unflagged lanes get the same values again
-    }
+  if (!first && flag([&](int j) { return !(sum[j] <= kSumLimit); })) {  // far above m, or not finite
+    raise();
+    exp_pass(mn, sum);  // unflagged lanes get the same values again
   }
   for (int j = 0; j < kGemmNR; ++j) {
     corr[j] = mn[j] == m[j] ? 1.0f : vmath::exp2_scalar(m[j] - mn[j]);  // 2^-inf = 0 on the first block
